@@ -26,6 +26,7 @@ public:
     void finish();
 
     const std::string& command() const { return command_; }
+    const std::vector<std::string>& raw() const { return argv_; }
 
 private:
     void parse();
@@ -57,4 +58,14 @@ struct Registrar {
 #define RLHF_CLI_COMMAND(ident, usage, summary, fn) \
     static ::rlhf::cli::Registrar rlhf_cli_registrar_##ident(#ident, usage, summary, fn)
 
+}  // namespace rlhf::cli
+
+// `rlhf bench WHAT ...`: each benchmark registers itself like a command and prints figures.
+namespace rlhf::cli {
+std::map<std::string, Command>& bench_registry();
+struct BenchRegistrar {
+    BenchRegistrar(const char* name, const char* usage, const char* summary, CommandFn fn);
+};
+#define RLHF_CLI_BENCH(ident, usage, summary, fn) \
+    static ::rlhf::cli::BenchRegistrar rlhf_cli_bench_##ident(#ident, usage, summary, fn)
 }  // namespace rlhf::cli

