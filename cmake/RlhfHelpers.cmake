@@ -43,7 +43,7 @@ function(rlhf_add_test name)
   endif()
   target_compile_definitions(${name} PRIVATE QT_NO_KEYWORDS QT_NO_CAST_FROM_ASCII
       RLHF_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-      RLHF_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+      RLHF_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures"
       RLHF_CLI_PATH="$<TARGET_FILE_DIR:rlhf>/rlhf")
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/tests)
   rlhf_target_defaults(${name})

