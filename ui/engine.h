@@ -1,0 +1,144 @@
+// Engine — the one facade between the widgets and core/. It owns a worker QThread per long job
+// (import, training, generation, a chat reply), turns core's plain C++ callbacks into queued
+// signals, and cancels through a std::atomic<bool> that is deliberately NOT a slot: a slot would
+// wait in the worker's event queue behind the very work it is meant to interrupt.
+//
+// A job is a function run on its own thread with a JobContext; it reports progress (count, rate,
+// ETA), metric points and messages, and ends finished, failed (rlhf::Error/std::exception ->
+// jobFailed(QString)) or cancelled (rlhf::Cancelled, or returning after the flag was raised).
+#pragma once
+#include <QElapsedTimer>
+#include <QObject>
+#include <QString>
+#include <QVector>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+class QThread;
+
+namespace rlhf::ui {
+
+// One metric sample as the plots want it. `series` is "<run>/<metric>" or just "<metric>".
+struct MetricPoint {
+    QString series;
+    qint64 step = 0;
+    double wallTime = 0;  // seconds since the job (or run) started
+    double value = 0;
+};
+
+enum class JobOutcome { Running, Finished, Failed, Cancelled };
+
+// Progress arithmetic, kept apart from threads so it can be tested on its own: rate is items per
+// second since start, ETA = remaining / rate (negative when unknown: no total or no rate yet).
+struct ProgressEstimate {
+    double rate = 0;
+    double etaSeconds = -1;
+};
+ProgressEstimate estimateProgress(int64_t done, int64_t total, double elapsedSeconds);
+
+// Formats "123/1000 · 45.2/s · ETA 0:20" for the status bar; total <= 0 leaves out the total/ETA.
+QString formatProgress(int64_t done, int64_t total, double rate, double etaSeconds);
+
+class Engine;
+
+// Handed to a job's work function on the worker thread. Plain C++: core code can be given
+// callbacks that capture it without knowing about Qt.
+class JobContext {
+public:
+    bool cancelled() const { return cancel_->load(std::memory_order_relaxed); }
+    const std::atomic<bool>* cancelFlag() const { return cancel_.get(); }
+    void throwIfCancelled() const;  // throws rlhf::Cancelled
+    // Progress: emitted at most every kProgressIntervalMs (and always for done == total).
+    void progress(int64_t done, int64_t total);
+    // Metric points are batched and flushed every kMetricFlushMs so a fast producer cannot flood
+    // the GUI event queue with one event per point.
+    void metric(const std::string& series, int64_t step, double value);
+    void message(const std::string& text);
+    // Runs `fn` on the GUI thread (queued), e.g. to hand a result to a panel.
+    void postToGui(std::function<void()> fn);
+    double elapsedSeconds() const { return clock_.nsecsElapsed() / 1e9; }
+    int id() const { return id_; }
+
+private:
+    friend class Engine;
+    JobContext(Engine* engine, int id, std::shared_ptr<std::atomic<bool>> cancel);
+    void flushMetrics();
+
+    Engine* engine_;
+    int id_;
+    std::shared_ptr<std::atomic<bool>> cancel_;
+    QElapsedTimer clock_;
+    qint64 lastProgressMs_ = -1000000;
+    qint64 lastFlushMs_ = 0;
+    QVector<MetricPoint> pendingMetrics_;
+};
+
+class Engine : public QObject {
+    Q_OBJECT
+public:
+    static constexpr int kProgressIntervalMs = 100;  // ≤ 10 progress signals a second per job
+    static constexpr int kMetricFlushMs = 50;        // metric batches ≤ 20 a second per job
+
+    using Work = std::function<void(JobContext&)>;
+
+    explicit Engine(QObject* parent = nullptr);
+    ~Engine() override;  // cancels every job and waits for its thread
+
+    // Starts `work` on a new worker thread; returns the job id (> 0).
+    int startJob(const QString& name, Work work);
+    // Raises the job's cancel flag. Not a slot on purpose (see the file comment); callable from any
+    // thread. Returns false for an unknown or already-ended job.
+    bool cancelJob(int id);
+    void cancelAll();
+    bool isRunning(int id) const;
+    int runningJobCount() const;
+    QString jobName(int id) const;
+    // Blocks (processing no events) until the job's thread ends; for shutdown and tests.
+    bool waitForJob(int id, int timeoutMs);
+
+    // A synthetic job that emits `steps` points of a noisy decaying loss and a rising reward,
+    // sleeping `intervalMs` between steps: exercises the whole job → plot path without LibTorch.
+    int startDemoJob(int steps, int intervalMs, const QString& series = QStringLiteral("demo"));
+
+    // Build information for the About dialog: Qt version plus what core reports (LibTorch, CUDA).
+    static QString backendInfo();
+
+Q_SIGNALS:
+    void jobStarted(int id, const QString& name);
+    void jobProgress(int id, qint64 done, qint64 total, double rate, double etaSeconds);
+    void jobMetrics(int id, const QVector<rlhf::ui::MetricPoint>& points);
+    void jobMessage(int id, const QString& text);
+    void jobFinished(int id);
+    void jobFailed(int id, const QString& error);
+    void jobCancelled(int id);
+    // Any end (finished, failed or cancelled), after the specific signal.
+    void jobEnded(int id, rlhf::ui::JobOutcome outcome);
+
+private:
+    friend class JobContext;
+    struct Job {
+        int id = 0;
+        QString name;
+        std::shared_ptr<std::atomic<bool>> cancel;
+        QThread* thread = nullptr;
+        JobOutcome outcome = JobOutcome::Running;  // written by the worker before its thread ends
+        QString error;
+    };
+    void onThreadFinished(int id);
+
+    mutable std::mutex mutex_;  // guards jobs_ (cancelJob may come from any thread)
+    std::map<int, std::shared_ptr<Job>> jobs_;
+    int nextId_ = 1;
+};
+
+}  // namespace rlhf::ui
+
+Q_DECLARE_METATYPE(rlhf::ui::MetricPoint)
+Q_DECLARE_METATYPE(rlhf::ui::JobOutcome)
