@@ -171,6 +171,11 @@ ParsedFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
     if (bad != std::string::npos) {
         throw Error(label + ": header is not valid UTF-8 (byte " + std::to_string(bad) + " of the header)");
     }
+    // nlohmann stops at a NUL byte as if the input ended there, so "{}\0garbage" would pass.
+    if (const void* nul = std::memchr(header_bytes, 0, size_t(header_len))) {
+        throw Error(label + ": header is not valid JSON: NUL byte at header offset " +
+                    std::to_string(static_cast<const uint8_t*>(nul) - header_bytes));
+    }
     // The reference rejects a header that does not open with '{' (InvalidHeaderStart).
     if (header_bytes[0] != '{') throw Error(label + ": header is not a JSON object (does not start with '{')");
     const std::string text(reinterpret_cast<const char*>(header_bytes), size_t(header_len));
@@ -216,22 +221,23 @@ ParsedFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
         const nlohmann::json& shape = entry["shape"];
         if (!shape.is_array()) throw Error(where + "shape is not a list of non-negative integers");
         uint64_t numel = 1;
-        bool overflow = false;
+        bool overflow = false, has_zero = false;
         for (const nlohmann::json& dim : shape) {
             uint64_t d = 0;
             if (!as_non_negative_int(dim, &d)) throw Error(where + "shape is not a list of non-negative integers");
             if (d > uint64_t(INT64_MAX)) throw Error(where + "shape dimension " + std::to_string(d) + " is too large");
             view.shape.push_back(int64_t(d));
-            overflow = overflow || __builtin_mul_overflow(numel, d, &numel);
+            has_zero = has_zero || d == 0;
+            if (!overflow && __builtin_mul_overflow(numel, d, &numel)) overflow = true;
         }
         const uint64_t elem_size = dtype_size(view.dtype);
         uint64_t expected_bytes = 0;
         // A zero dimension makes the tensor empty even when the other dimensions overflow.
-        if (numel != 0 && (overflow || __builtin_mul_overflow(numel, elem_size, &expected_bytes))) {
+        if (!has_zero && (overflow || __builtin_mul_overflow(numel, elem_size, &expected_bytes))) {
             throw Error(where + "shape " + shape_text(view.shape) + " overflows: the element count times " +
                         std::to_string(elem_size) + " bytes does not fit in 64 bits");
         }
-        if (numel == 0) expected_bytes = 0;
+        if (has_zero) expected_bytes = 0;
         const nlohmann::json& offsets = entry["data_offsets"];
         uint64_t begin = 0, end = 0;
         if (!offsets.is_array() || offsets.size() != 2 || !as_non_negative_int(offsets[0], &begin) ||
@@ -387,13 +393,14 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
             if (t.name == kMetadataKey) throw Error(where + "the name __metadata__ is reserved");
             if (!names.insert(t.name).second) throw Error(where + "written twice");
             uint64_t numel = 1;
-            bool overflow = false;
+            bool overflow = false, has_zero = false;
             for (int64_t d : t.shape) {
                 if (d < 0) throw Error(where + "negative dimension in shape " + shape_text(t.shape));
-                overflow = overflow || __builtin_mul_overflow(numel, uint64_t(d), &numel);
+                has_zero = has_zero || d == 0;
+                if (!overflow && __builtin_mul_overflow(numel, uint64_t(d), &numel)) overflow = true;
             }
             uint64_t expected = 0;
-            if (numel != 0 && (overflow || __builtin_mul_overflow(numel, uint64_t(dtype_size(t.dtype)), &expected))) {
+            if (!has_zero && (overflow || __builtin_mul_overflow(numel, uint64_t(dtype_size(t.dtype)), &expected))) {
                 throw Error(where + "shape " + shape_text(t.shape) + " overflows");
             }
             if (expected != t.nbytes) {
