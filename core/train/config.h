@@ -1,0 +1,141 @@
+// TrainConfig: the one YAML schema every training run is described by (DESIGN.md §1: the file
+// the GUI launcher writes and `rlhf train` reads). A plain struct with a default and a comment on
+// every field; parsing rejects unknown keys with the key path and line, so a typo never silently
+// falls back to a default. No LibTorch here (this file is compiled into rlhf_train_config).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rlhf::train {
+
+enum class Algo { Sft, Rm, Ppo, Dpo, Grpo };
+enum class LrSchedule { Constant, Linear, Cosine };
+enum class Precision { Fp32, Bf16 };
+enum class DpoLoss { Sigmoid, Ipo };
+
+const char* algo_name(Algo a);                // "sft" | "rm" | "ppo" | "dpo" | "grpo"
+const char* lr_schedule_name(LrSchedule s);   // "constant" | "linear" | "cosine"
+const char* precision_name(Precision p);      // "fp32" | "bf16"
+const char* dpo_loss_name(DpoLoss l);         // "sigmoid" | "ipo"
+
+struct ModelPaths {
+    std::string policy;     // model folder (HF layout) trained by every algorithm; required
+    std::string reference;  // frozen reference for PPO/DPO/GRPO KL; "" = a frozen copy of policy
+    std::string reward;     // reward model folder for PPO/GRPO; "" = rule reward only
+    std::string tokenizer;  // tokenizer.json or folder; "" = the policy folder's
+};
+
+struct DataConfig {
+    std::string dataset;          // dataset name in the project store (with --project)
+    std::string file;             // or a dataset file (jsonl/json/csv[.gz]) read directly
+    double eval_fraction = 0.0;   // held-out share for evaluation (RM accuracy), 0..0.5
+    int64_t max_prompt_length = 256;  // tokens; longer prompts are cut from the left
+    int64_t max_length = 512;         // tokens of prompt + response; longer responses are cut
+    bool shuffle = true;              // reshuffle each epoch with the run seed
+};
+
+struct OptimizerConfig {
+    double lr = 1e-5;             // AdamW peak learning rate
+    double beta1 = 0.9;           // AdamW β1
+    double beta2 = 0.999;         // AdamW β2
+    double eps = 1e-8;            // AdamW ε
+    double weight_decay = 0.0;    // decoupled weight decay (Loshchilov & Hutter 2019)
+};
+
+struct ScheduleConfig {
+    LrSchedule type = LrSchedule::Constant;  // after warmup: constant, linear to lr_min, or cosine to lr_min
+    int64_t warmup_steps = 0;                // linear warmup from 0 to lr over this many optimizer steps
+    double lr_min = 0.0;                     // learning rate at the last step (linear/cosine)
+};
+
+struct LoraConfig {
+    bool enabled = false;   // train low-rank adapters instead of all weights (Hu et al. 2021)
+    int64_t r = 8;          // adapter rank
+    double alpha = 16.0;    // scale = alpha / r
+    double dropout = 0.0;   // dropout on the adapter input
+    std::vector<std::string> targets{"q_proj", "v_proj"};  // module names that get adapters
+};
+
+struct CheckpointConfig {
+    int64_t every = 0;      // optimizer steps between checkpoints; 0 = only at the end
+    int64_t keep_last = 2;  // older checkpoints are deleted; 0 = keep all
+};
+
+struct GuardConfig {
+    int64_t max_nonfinite_in_a_row = 5;  // non-finite loss/grad steps are skipped; abort after this many in a row
+    double kl_stop = 0.0;                // PPO/GRPO: stop the run when mean KL exceeds this (nats); 0 = off
+};
+
+struct PpoConfig {
+    double kl_coef = 0.05;           // initial (or fixed) coefficient β of the per-token KL penalty
+    bool adaptive_kl = false;        // Ziegler et al. 2019 adaptive controller instead of a fixed β
+    double kl_target = 6.0;          // adaptive: target KL per sequence (nats)
+    double kl_horizon = 10000.0;     // adaptive: horizon in samples
+    double gamma = 1.0;              // discount
+    double lam = 0.95;               // GAE λ
+    double cliprange = 0.2;          // policy ratio clip ε
+    double cliprange_value = 0.2;    // value clip around the rollout values
+    double vf_coef = 0.1;            // weight of the value loss
+    int64_t ppo_epochs = 4;          // passes over each rollout batch
+    int64_t minibatches = 1;         // minibatches per pass
+    int64_t response_length = 53;    // max new tokens per rollout
+    double temperature = 0.7;        // sampling temperature for rollouts
+    double eos_penalty = -1.0;       // score for responses that never emit EOS (TRL missing_eos_penalty); 0 = off
+    bool whiten_rewards = false;     // whiten the per-token rewards before GAE
+};
+
+struct DpoConfig {
+    double beta = 0.1;               // strength of the implicit KL constraint
+    DpoLoss loss = DpoLoss::Sigmoid; // sigmoid (DPO) or ipo
+    double label_smoothing = 0.0;    // cDPO: assumed label noise, 0..0.5
+};
+
+struct GrpoConfig {
+    int64_t group_size = 4;          // completions sampled per prompt (G)
+    double beta = 0.04;              // weight of the k3 KL to the reference; 0 = no reference
+    double cliprange = 0.2;          // ratio clip ε
+    int64_t response_length = 64;    // max new tokens per completion
+    double temperature = 0.9;        // sampling temperature
+    int64_t iterations = 1;          // optimisation passes per generated batch (μ in the paper)
+    bool scale_rewards = true;       // divide by the group std (false: Dr. GRPO)
+};
+
+struct RmConfig {
+    double margin = 0.0;             // constant margin in −log σ(r_c − r_r − margin); 0 = none
+    bool use_score_margin = false;   // use (score_chosen − score_rejected) of each pair as its margin
+};
+
+struct TrainConfig {
+    Algo algo = Algo::Sft;           // which algorithm this run trains with
+    std::string name;                // run name shown in the Runs panel; "" = algo + time
+    int64_t seed = 42;               // seeds torch, sampling and data order
+    std::string device = "cpu";      // "cpu", "cuda", "cuda:N" or "auto"
+    int64_t threads = 0;             // intra-op CPU threads (at::set_num_threads); 0 = LibTorch default
+    ModelPaths model;                // model folders
+    DataConfig data;                 // where examples come from
+    OptimizerConfig optimizer;       // AdamW
+    ScheduleConfig schedule;         // learning-rate schedule
+    int64_t batch_size = 8;          // examples (or prompts) per micro-batch
+    int64_t grad_accum = 1;          // micro-batches per optimizer step
+    double max_grad_norm = 1.0;      // global L2 gradient clip; 0 = no clipping
+    int64_t max_steps = 0;           // optimizer steps; 0 = run `epochs` over the data
+    int64_t epochs = 1;              // passes over the data when max_steps is 0
+    Precision precision = Precision::Fp32;  // bf16 = autocast on CUDA; CPU stays fp32
+    int64_t log_every = 1;           // steps between metric lines
+    LoraConfig lora;
+    CheckpointConfig checkpoint;
+    GuardConfig guards;
+    PpoConfig ppo;
+    DpoConfig dpo;
+    GrpoConfig grpo;
+    RmConfig rm;
+};
+
+// Parses and validates. `label` names the source in errors ("<label>:<line>:<col>: key path: what").
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& label);
+TrainConfig load_train_config(const std::string& path);  // reads the file, then parse_train_config
+// Writes every field (a full, explicit config: what a run directory keeps as config.yaml).
+std::string train_config_to_yaml(const TrainConfig& config);
+
+}  // namespace rlhf::train
