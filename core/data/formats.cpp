@@ -287,6 +287,24 @@ Record map_known(Format f, const json& o) {
     throw RecordError(kIssueBadValue, "unknown format");
 }
 
+// The fields that identify a format (any one present: the record is meant to be of it).
+bool has_signature_field(Format f, const json& o) {
+    switch (f) {
+        case Format::TrlPreference:
+        case Format::TrlPreferenceConversational:
+        case Format::HhRlhf:
+        case Format::UltraFeedback: return has(o, "chosen") || has(o, "rejected");
+        case Format::Shp: return has(o, "human_ref_A") || has(o, "human_ref_B");
+        case Format::Alpaca: return has(o, "instruction");
+        case Format::ShareGpt: return has(o, "conversations");
+        case Format::Messages: return has(o, "messages");
+        case Format::Text: return has(o, "text");
+        case Format::PromptCompletion: return has(o, "completion");
+        case Format::Prompts: return has(o, "prompt");
+    }
+    return false;
+}
+
 }  // namespace
 
 const char* format_name(Format f) {
@@ -337,8 +355,10 @@ Record map_record(Format f, const json& o) {
     } catch (const RecordError& e) {
         // A record of another format in the file: say so instead of naming a missing field.
         if (e.category() == kIssueFormatMismatch) throw;
+        // A record holding some of the format's own fields is a broken record of that format
+        // (name the field); one holding none of them is a record of another format.
         std::optional<Format> other = detect_format(o);
-        if (other && *other != f)
+        if (other && *other != f && !has_signature_field(f, o))
             throw RecordError(kIssueFormatMismatch, std::string("record looks like '") + format_name(*other) +
                                                         "', the file is '" + format_name(f) + "': " + e.what());
         throw;
