@@ -1,0 +1,236 @@
+// Datasets and their records: idempotent batched import, paged rows with full-text search,
+// per-dataset statistics.
+#include <algorithm>
+#include <sstream>
+
+#include "core/io/error.h"
+#include "core/store/project.h"
+#include "core/store/project_impl.h"
+#include "core/store/record_json.h"
+
+namespace rlhf::store {
+
+namespace {
+
+// Words the user typed -> an FTS5 query where each word is a quoted phrase (so punctuation such
+// as "don't" or "c++" is literal, never FTS syntax) and a trailing * keeps prefix matching.
+std::string fts_query(const std::string& search) {
+    std::istringstream in(search);
+    std::string word, out;
+    while (in >> word) {
+        bool prefix = word.size() > 1 && word.back() == '*';
+        if (prefix) word.pop_back();
+        std::string quoted = "\"";
+        for (char c : word) {
+            if (c == '"') quoted += '"';
+            quoted += c;
+        }
+        quoted += '"';
+        if (prefix) quoted += '*';
+        if (!out.empty()) out += ' ';
+        out += quoted;
+    }
+    return out;
+}
+
+StoredRecord stored_from_row(Stmt& st, const std::string& db_path) {
+    // columns: id, dataset_id, kind, content, content_hash, format, source_line
+    StoredRecord s;
+    s.id = st.col_int(0);
+    s.dataset_id = st.col_int(1);
+    std::string where = db_path + ": record " + std::to_string(s.id);
+    data::RecordKind kind = kind_from_name(st.col_text(2), where);
+    nlohmann::json content = nlohmann::json::parse(st.col_text(3), nullptr, /*allow_exceptions=*/false);
+    if (content.is_discarded()) throw Error(where + ": stored content is not valid JSON");
+    s.record = record_from_content_json(kind, content, where);
+    s.content_hash = st.col_text(4);
+    s.record.format = st.col_text(5);
+    s.record.line = static_cast<uint64_t>(st.col_int(6));
+    return s;
+}
+
+constexpr const char* kRecordColumns = "r.id, r.dataset_id, r.kind, r.content, r.content_hash, r.format, r.source_line";
+
+}  // namespace
+
+int64_t Project::dataset(const std::string& name, const std::string& source) {
+    Db& db = impl_->db;
+    if (name.empty()) throw Error(database_path() + ": create dataset: the name is empty");
+    if (auto d = find_dataset(name)) return d->id;
+    Transaction tx(db, "create dataset");
+    db.cached("INSERT INTO datasets(name, source) VALUES (?, ?) ON CONFLICT(name) DO NOTHING", "create dataset")
+        .bind(1, name)
+        .bind(2, source)
+        .run();
+    tx.commit();
+    auto d = find_dataset(name);
+    if (!d) throw Error(database_path() + ": create dataset '" + name + "': row missing after insert");
+    return d->id;
+}
+
+std::optional<Dataset> Project::find_dataset(const std::string& name) {
+    Stmt st = impl_->db.cached(
+        "SELECT d.id, d.name, d.source, d.duplicates, d.created_at,"
+        " (SELECT count(*) FROM records r WHERE r.dataset_id = d.id) FROM datasets d WHERE d.name = ?",
+        "find dataset");
+    st.bind(1, name);
+    if (!st.step()) return std::nullopt;
+    return Dataset{st.col_int(0), st.col_text(1), st.col_text(2), st.col_int(5), st.col_int(3), st.col_text(4)};
+}
+
+std::vector<Dataset> Project::datasets() {
+    Stmt st = impl_->db.cached(
+        "SELECT d.id, d.name, d.source, d.duplicates, d.created_at,"
+        " (SELECT count(*) FROM records r WHERE r.dataset_id = d.id) FROM datasets d ORDER BY d.name",
+        "list datasets");
+    std::vector<Dataset> out;
+    while (st.step())
+        out.push_back({st.col_int(0), st.col_text(1), st.col_text(2), st.col_int(5), st.col_int(3), st.col_text(4)});
+    return out;
+}
+
+ImportCounts Project::add_records(int64_t dataset_id, const std::vector<data::Record>& records) {
+    Db& db = impl_->db;
+    ImportCounts counts;
+    Transaction tx(db, "import records");
+    {
+        Stmt ins = db.cached(
+            "INSERT INTO records(dataset_id, kind, content, text, content_hash, format, source_line)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset_id, content_hash) DO NOTHING",
+            "import records");
+        for (const data::Record& r : records) {
+            ins.bind(1, dataset_id)
+                .bind(2, kind_name(r.kind))
+                .bind(3, record_content_json(r).dump())
+                .bind(4, record_text(r))
+                .bind(5, data::content_hash(r))
+                .bind(6, r.format)
+                .bind(7, static_cast<int64_t>(r.line));
+            ins.run();
+            ins.reset();
+            if (db.changes() > 0)
+                ++counts.inserted;
+            else
+                ++counts.duplicates;
+        }
+    }
+    if (counts.duplicates > 0)
+        db.cached("UPDATE datasets SET duplicates = duplicates + ? WHERE id = ?", "import records")
+            .bind(1, static_cast<int64_t>(counts.duplicates))
+            .bind(2, dataset_id)
+            .run();
+    tx.commit();
+    return counts;
+}
+
+std::optional<StoredRecord> Project::record(int64_t id) {
+    std::string sql = std::string("SELECT ") + kRecordColumns + " FROM records r WHERE r.id = ?";
+    Stmt st = impl_->db.cached(sql.c_str(), "read record");
+    st.bind(1, id);
+    if (!st.step()) return std::nullopt;
+    return stored_from_row(st, database_path());
+}
+
+RowPage Project::rows(const RowQuery& q) {
+    Db& db = impl_->db;
+    std::string match = fts_query(q.search);
+    std::string from = " FROM records r";
+    if (!match.empty()) from += " JOIN records_fts f ON f.rowid = r.id AND records_fts MATCH ?";
+    std::string where = " WHERE r.dataset_id = ?";
+    if (q.kind) where += " AND r.kind = ?";
+    if (!q.format.empty()) where += " AND r.format = ?";
+    auto bind_filters = [&](Stmt& st) {
+        int i = 1;
+        if (!match.empty()) st.bind(i++, match);
+        st.bind(i++, q.dataset_id);
+        if (q.kind) st.bind(i++, kind_name(*q.kind));
+        if (!q.format.empty()) st.bind(i++, q.format);
+        return i;
+    };
+    RowPage page;
+    {
+        std::string sql = "SELECT count(*)" + from + where;
+        Stmt st = db.cached(sql.c_str(), "count dataset rows");
+        bind_filters(st);
+        st.step();
+        page.total = st.col_int(0);
+    }
+    std::string sql = std::string("SELECT ") + kRecordColumns + from + where + " ORDER BY r.id LIMIT ? OFFSET ?";
+    Stmt st = db.cached(sql.c_str(), "read dataset rows");
+    int i = bind_filters(st);
+    st.bind(i, q.limit);
+    st.bind(i + 1, q.offset);
+    while (st.step()) page.rows.push_back(stored_from_row(st, database_path()));
+    return page;
+}
+
+void Project::for_each_record(int64_t dataset_id, const std::function<void(StoredRecord&&)>& fn) {
+    std::string sql =
+        std::string("SELECT ") + kRecordColumns + " FROM records r WHERE r.dataset_id = ? ORDER BY r.id";
+    Stmt st = impl_->db.prepare(sql, "read dataset");  // owned: fn may run other queries meanwhile
+    st.bind(1, dataset_id);
+    while (st.step()) fn(stored_from_row(st, database_path()));
+}
+
+DatasetStats Project::dataset_stats(int64_t dataset_id, const std::function<size_t(const std::string&)>& count_tokens,
+                                    size_t bins) {
+    Db& db = impl_->db;
+    DatasetStats s;
+    {
+        Stmt st = db.cached("SELECT duplicates FROM datasets WHERE id = ?", "dataset statistics");
+        st.bind(1, dataset_id);
+        if (!st.step())
+            throw Error(database_path() + ": dataset statistics: no dataset with id " + std::to_string(dataset_id));
+        s.duplicates = st.col_int(0);
+    }
+    {
+        Stmt st = db.cached("SELECT kind, format, count(*) FROM records WHERE dataset_id = ? GROUP BY kind, format",
+                            "dataset statistics");
+        st.bind(1, dataset_id);
+        while (st.step()) {
+            int64_t n = st.col_int(2);
+            s.per_kind[st.col_text(0)] += n;
+            s.per_format[st.col_text(1)] += n;
+            s.records += n;
+        }
+    }
+    auto words = [](const std::string& text) {
+        size_t n = 0;
+        bool in_word = false;
+        for (unsigned char c : text) {
+            bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+            if (!space && !in_word) ++n;
+            in_word = !space;
+        }
+        return n;
+    };
+    std::vector<size_t> lengths;
+    lengths.reserve(static_cast<size_t>(s.records));
+    {
+        Stmt st = db.prepare("SELECT text FROM records WHERE dataset_id = ? ORDER BY id", "dataset statistics");
+        st.bind(1, dataset_id);
+        while (st.step()) {
+            std::string text = st.col_text(0);
+            lengths.push_back(count_tokens ? count_tokens(text) : words(text));
+        }
+    }
+    LengthHistogram& h = s.lengths;
+    if (bins == 0) bins = 1;
+    if (!lengths.empty()) {
+        auto [mn, mx] = std::minmax_element(lengths.begin(), lengths.end());
+        h.min = *mn;
+        h.max = *mx;
+        double sum = 0;
+        for (size_t v : lengths) sum += static_cast<double>(v);
+        h.mean = sum / static_cast<double>(lengths.size());
+    }
+    // Width rounds up so that bins * width > max: every length falls in a bin.
+    size_t width = h.max / bins + 1;
+    h.edges.resize(bins + 1);
+    for (size_t i = 0; i <= bins; ++i) h.edges[i] = i * width;
+    h.counts.assign(bins, 0);
+    for (size_t v : lengths) h.counts[std::min(bins - 1, v / width)] += 1;
+    return s;
+}
+
+}  // namespace rlhf::store
