@@ -309,8 +309,13 @@ bool dtype_from_name(const std::string& name, DType* out) {
 }
 
 int64_t TensorView::numel() const {
+    // A zero dimension first: [2^32, 2^32, 0] is a valid empty tensor whose leading product
+    // would overflow. Otherwise the loader checked that numel * dtype_size fits in 64 bits.
+    for (int64_t d : shape) {
+        if (d == 0) return 0;
+    }
     int64_t n = 1;
-    for (int64_t d : shape) n *= d;  // validated on load: nbytes = numel * dtype_size fits
+    for (int64_t d : shape) n *= d;
     return n;
 }
 
