@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "core/io/atomic_file.h"
@@ -59,6 +60,34 @@ nlohmann::json parse_json(const std::string& text, const std::string& label) {
         throw Error(label + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON: " +
                     parse_error_reason(e.what()));
     }
+}
+
+nlohmann::json parse_json_unique_keys(const std::string& text, const std::string& label) {
+    std::vector<std::set<std::string>> keys_per_depth;  // keys seen in each open object
+    std::string duplicate;
+    auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        using Event = nlohmann::json::parse_event_t;
+        if (event == Event::object_start) {
+            keys_per_depth.emplace_back();
+        } else if (event == Event::object_end) {
+            if (!keys_per_depth.empty()) keys_per_depth.pop_back();
+        } else if (event == Event::key && !keys_per_depth.empty() && parsed.is_string() && duplicate.empty() &&
+                   !keys_per_depth.back().insert(parsed.get<std::string>()).second) {
+            duplicate = parsed.get<std::string>();
+        }
+        return true;
+    };
+    nlohmann::json value;
+    try {
+        value = nlohmann::json::parse(text, callback);
+    } catch (const nlohmann::json::parse_error& e) {
+        size_t line = 0, col = 0;
+        byte_to_line_col(text, e.byte, &line, &col);
+        throw Error(label + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON: " +
+                    parse_error_reason(e.what()));
+    }
+    if (!duplicate.empty()) throw Error(label + ": duplicate key '" + duplicate + "'");
+    return value;
 }
 
 nlohmann::json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }

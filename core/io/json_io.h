@@ -11,6 +11,9 @@ namespace rlhf::io {
 // Parses a whole JSON file; errors name the file, line and column.
 nlohmann::json read_json_file(const std::string& path);
 nlohmann::json parse_json(const std::string& text, const std::string& label);
+// As parse_json, but a key repeated inside one object is an error ("<label>: duplicate key 'k'")
+// instead of nlohmann's silent last-one-wins: for files where a repeat hides data (weight maps).
+nlohmann::json parse_json_unique_keys(const std::string& text, const std::string& label);
 
 // Streams lines from a plain or gzip file (detected by magic bytes, not by name). Strips a UTF-8
 // BOM at the start and the trailing "\n" / "\r\n". Bounded memory: a line longer than

@@ -248,6 +248,18 @@ private Q_SLOTS:
         QVERIFY2(label_err.rfind("config.json:1:", 0) == 0, label_err.c_str());
     }
 
+    void unique_keys() {
+        // nlohmann keeps the last of two equal keys; parse_json_unique_keys refuses, at any depth,
+        // while equal keys in sibling objects are fine.
+        QCOMPARE(parse_json("{\"a\":1,\"a\":2}", "x")["a"].get<int>(), 2);
+        const std::string err = error_of([] { parse_json_unique_keys("{\"m\":{\"k\":1,\"k\":2}}", "w.json"); });
+        QVERIFY2(err == "w.json: duplicate key 'k'", err.c_str());
+        const nlohmann::json ok = parse_json_unique_keys("{\"a\":{\"k\":1},\"b\":{\"k\":2},\"k\":[{\"k\":3}]}", "y");
+        QCOMPARE(ok["k"][0]["k"].get<int>(), 3);
+        const std::string syntax = error_of([] { parse_json_unique_keys("{\n\"a\" 1}", "z.json"); });
+        QVERIFY2(syntax.rfind("z.json:2:5: ", 0) == 0, syntax.c_str());  // line 2 `"a" 1`: col 5 is the '1'
+    }
+
     void missing_file_throws() {
         const std::string err = error_of([] { LineReader r("/nonexistent/l.jsonl"); });
         QVERIFY(err.find("/nonexistent/l.jsonl") != std::string::npos);
