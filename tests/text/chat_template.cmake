@@ -1,0 +1,5 @@
+# ChatTemplate tests (included by tests/text/CMakeLists.txt). Truths: outputs of
+# @huggingface/jinja and Python jinja2 saved in tests/fixtures/chat_template (see
+# tests/tools/chat_template/), hand-computed renders, and error positions counted by hand.
+set(CMAKE_AUTOMOC ON)  # Qt Test classes include their .moc
+rlhf_add_test(test_chat_template SOURCES test_chat_template.cpp LIBS rlhf_text LABELS unit TIMEOUT 120)
