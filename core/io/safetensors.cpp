@@ -319,6 +319,8 @@ int64_t TensorView::numel() const {
     return n;
 }
 
+bool TensorView::is_aligned() const { return reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0; }
+
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));

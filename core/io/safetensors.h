@@ -25,6 +25,10 @@ struct TensorView {
     const uint8_t* data = nullptr;  // into the mapping; valid while the file object (or keepalive) lives
     size_t nbytes = 0;
     int64_t numel() const;
+    // data is a multiple of the element size: true for files whose writer ordered tensors by
+    // alignment (the reference does), not guaranteed by the format. Zero-copy users (from_blob)
+    // should copy a tensor for which this is false.
+    bool is_aligned() const;
 };
 
 class SafetensorsFile {

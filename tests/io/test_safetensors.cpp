@@ -157,6 +157,16 @@ private Q_SLOTS:
         QCOMPARE(int(b[2]), 300);
         QCOMPARE(f.at("b").shape, (std::vector<int64_t>{1, 3}));
         QCOMPARE(int(f.at("a").data[0]), 7);
+        // b (I16) starts at buffer offset 0 and the buffer at 8 + 144 bytes: aligned; U8 always is.
+        QVERIFY(f.at("b").is_aligned());
+        QVERIFY(f.at("a").is_aligned());
+        // One U8 byte before an F32: with the header padded to a multiple of 8 and from_bytes'
+        // storage 8-aligned (operator new), the F32 sits at address 1 mod 8, not a multiple of 4.
+        std::string header = "{\"u\":" + entry("U8", "[1]", "[0,1]") + ",\"f\":" + entry("F32", "[1]", "[1,5]") + "}";
+        header.append((8 - header.size() % 8) % 8, ' ');
+        const SafetensorsFile m = SafetensorsFile::from_bytes(make_file(header, Bytes(5, 0)), "misaligned");
+        QVERIFY(m.at("u").is_aligned());
+        QVERIFY(!m.at("f").is_aligned());
         QCOMPARE(int(f.at("a").data[1]), 255);
     }
 
@@ -412,7 +422,11 @@ private Q_SLOTS:
         const std::vector<Bytes> seeds = {read_bytes(p), hand_built_f32(), hand_built_two()};
         std::mt19937 rng(20261123);
         int accepted = 0, rejected = 0;
-        for (int iter = 0; iter < 4000; ++iter) {
+        // RLHF_FUZZ_ITERATIONS raises the count for a long local run (200,000 pass under ASan).
+        const int iterations = qEnvironmentVariableIsSet("RLHF_FUZZ_ITERATIONS")
+                                   ? qEnvironmentVariableIntValue("RLHF_FUZZ_ITERATIONS")
+                                   : 4000;
+        for (int iter = 0; iter < iterations; ++iter) {
             Bytes m = seeds[size_t(iter) % seeds.size()];
             const int edits = 1 + int(rng() % 3);
             for (int e = 0; e < edits && !m.empty(); ++e) {
