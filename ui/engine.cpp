@@ -1,14 +1,17 @@
 #include "ui/engine.h"
 
+#include <QDateTime>
 #include <QMetaObject>
 #include <QThread>
 #include <QtGlobal>
 
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <random>
 
 #include "core/io/error.h"
+#include "core/store/project.h"
 
 namespace rlhf::ui {
 
@@ -89,9 +92,19 @@ Engine::Engine(QObject* parent) : QObject(parent) {
     qRegisterMetaType<MetricPoint>();
     qRegisterMetaType<QVector<MetricPoint>>();
     qRegisterMetaType<JobOutcome>();
+    qRegisterMetaType<ImportResult>();
+    // One long-lived reader thread with its own connection serves the paged views (readAsync).
+    readerThread_ = new QThread(this);
+    readerThread_->setObjectName(QStringLiteral("store-reader"));
+    reader_ = new QObject;
+    reader_->moveToThread(readerThread_);
+    connect(readerThread_, &QThread::finished, reader_, &QObject::deleteLater);
+    readerThread_->start();
 }
 
 Engine::~Engine() {
+    readerThread_->quit();
+    readerThread_->wait();
     cancelAll();
     std::map<int, std::shared_ptr<Job>> jobs;
     {
@@ -201,17 +214,57 @@ bool Engine::waitForJob(int id, int timeoutMs) {
 
 int Engine::startDemoJob(int steps, int intervalMs, const QString& series) {
     const std::string prefix = series.toStdString();
+    const std::string dir = projectDir_.toStdString();
     return startJob(QStringLiteral("Demo run (%1 steps)").arg(steps), [=](JobContext& ctx) {
-        std::mt19937 rng(1234);
-        std::normal_distribution<double> noise(0.0, 0.05);
-        for (int step = 1; step <= steps; ++step) {
-            ctx.throwIfCancelled();
-            // A loss that decays like a real fine-tune and a reward that saturates.
-            ctx.metric(prefix + "/loss", step, 2.0 * std::exp(-step / 60.0) + 0.3 + noise(rng));
-            ctx.metric(prefix + "/objective/scores", step, 1.0 - std::exp(-step / 80.0) + noise(rng));
-            ctx.progress(step, steps);
-            if (intervalMs > 0) QThread::msleep(unsigned(intervalMs));
+        // With a project open the demo is a real run in the store (its own connection: this is
+        // another thread), so the Runs panel sees it exactly as it sees a training run.
+        std::unique_ptr<store::Project> project;
+        int64_t runId = 0;
+        if (!dir.empty()) {
+            project = std::make_unique<store::Project>(store::Project::open(dir));
+            store::RunInfo run;
+            run.kind = "demo";
+            run.name = prefix;
+            run.config_yaml = "kind: demo\nsteps: " + std::to_string(steps) + "\n";
+            run.status = store::RunStatus::Running;
+            runId = project->create_run(run);
+            ctx.postToGui([this] { Q_EMIT projectDataChanged(); });
         }
+        // Seeded by the series name: two demo runs differ, the same one repeats.
+        std::mt19937 rng(uint32_t(std::hash<std::string>{}(prefix)));
+        std::normal_distribution<double> noise(0.0, 0.05);
+        const double t0 = double(QDateTime::currentMSecsSinceEpoch()) / 1000.0;
+        try {
+            for (int step = 1; step <= steps; ++step) {
+                ctx.throwIfCancelled();
+                // A loss that decays like a real fine-tune and a reward that saturates.
+                const double loss = 2.0 * std::exp(-step / 60.0) + 0.3 + noise(rng);
+                const double score = 1.0 - std::exp(-step / 80.0) + noise(rng);
+                ctx.metric(prefix + "/loss", step, loss);
+                ctx.metric(prefix + "/objective/scores", step, score);
+                if (project) {
+                    const double wall = t0 + ctx.elapsedSeconds();
+                    project->append_metrics(runId, {{"loss", step, loss, wall}, {"objective/scores", step, score, wall}});
+                    if (step % 50 == 0) {
+                        store::Sample sample;
+                        sample.run_id = runId;
+                        sample.step = step;
+                        sample.prompt = "Say something kind.";
+                        sample.response = "Demo response at step " + std::to_string(step) + ".";
+                        sample.reward = score;
+                        project->add_samples(runId, {sample});
+                    }
+                }
+                ctx.progress(step, steps);
+                if (intervalMs > 0) QThread::msleep(unsigned(intervalMs));
+            }
+        } catch (const rlhf::Cancelled&) {
+            if (project) project->set_run_status(runId, store::RunStatus::Cancelled);
+            ctx.postToGui([this] { Q_EMIT projectDataChanged(); });
+            throw;
+        }
+        if (project) project->set_run_status(runId, store::RunStatus::Completed);
+        ctx.postToGui([this] { Q_EMIT projectDataChanged(); });
     });
 }
 

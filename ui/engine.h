@@ -9,7 +9,9 @@
 #pragma once
 #include <QElapsedTimer>
 #include <QObject>
+#include <QPair>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 
 #include <atomic>
@@ -23,6 +25,10 @@
 
 class QThread;
 
+namespace rlhf::store {
+class Project;
+}
+
 namespace rlhf::ui {
 
 // One metric sample as the plots want it. `series` is "<run>/<metric>" or just "<metric>".
@@ -34,6 +40,25 @@ struct MetricPoint {
 };
 
 enum class JobOutcome { Running, Finished, Failed, Cancelled };
+
+// What an import job reports back: core/data's ImportSummary plus the store's counts, in Qt types.
+struct ImportResult {
+    QString file, format, kind, dataset;
+    qint64 recordsRead = 0, recordsOk = 0, recordsSkipped = 0;
+    qint64 inserted = 0, duplicates = 0;                 // rows added / already held
+    QVector<QPair<QString, qint64>> skippedByReason;     // reason category -> count
+    QStringList issues;                                   // "<file>:<line>: <reason>", the first few
+};
+
+// Import choices from the dialog (a subset of data::ImportOptions, in Qt types).
+struct ImportRequest {
+    QString file;
+    QString dataset;               // dataset name to add the records to (created if missing)
+    QString format = QStringLiteral("auto");
+    QString as;                    // "" = as the format says; "sft" | "preference" | "prompts"
+    bool stripHtml = false;
+    bool normalizeWhitespace = false;
+};
 
 // Progress arithmetic, kept apart from threads so it can be tested on its own: rate is items per
 // second since start, ETA = remaining / rate (negative when unknown: no total or no rate yet).
@@ -107,6 +132,29 @@ public:
     // sleeping `intervalMs` between steps: exercises the whole job → plot path without LibTorch.
     int startDemoJob(int steps, int intervalMs, const QString& series = QStringLiteral("demo"));
 
+    // ---- project (engine_store.cpp)
+    // The GUI thread's own connection to the project. Panels may use it directly for the quick
+    // calls a user waits on anyway (add_label commits durably before the next pair is shown,
+    // next_unlabeled, datasets(), small metric polls); anything slower goes through readAsync or
+    // a job, each with its own connection (SQLite connections are per thread).
+    bool openProject(const QString& dir, QString* error = nullptr);
+    bool hasProject() const { return bool(project_); }
+    QString projectDir() const { return projectDir_; }
+    store::Project& project();  // requires hasProject()
+
+    // Runs `work` on the reader thread with that thread's connection; the function it returns is
+    // then run on the GUI thread. Requests run one at a time, in order.
+    using ReadWork = std::function<std::function<void()>(store::Project&)>;
+    void readAsync(ReadWork work);
+
+    // Names core/data accepts as an import format (besides "auto").
+    static QStringList importFormatNames();
+    // Import a file into a dataset on a worker (progress in bytes); ends with importFinished.
+    int startImport(const ImportRequest& request);
+    // For the labeling panel: one comparison (chosen vs rejected, sides by a seeded coin) for each
+    // of the first `limit` preference records of the dataset that has none yet.
+    int startComparisonsFromDataset(qint64 datasetId, int limit, quint64 seed = 42);
+
     // Build information for the About dialog: Qt version plus what core reports (LibTorch, CUDA).
     static QString backendInfo();
 
@@ -120,6 +168,10 @@ Q_SIGNALS:
     void jobCancelled(int id);
     // Any end (finished, failed or cancelled), after the specific signal.
     void jobEnded(int id, rlhf::ui::JobOutcome outcome);
+    void projectOpened(const QString& dir);
+    void importFinished(int id, const rlhf::ui::ImportResult& result);
+    // The store changed in a way panels showing it should reload (import, new comparisons, runs).
+    void projectDataChanged();
 
 private:
     friend class JobContext;
@@ -133,6 +185,13 @@ private:
     };
     void onThreadFinished(int id);
 
+    std::unique_ptr<store::Project> project_;  // GUI thread connection
+    QString projectDir_;
+    QThread* readerThread_ = nullptr;
+    QObject* reader_ = nullptr;                  // lives on readerThread_
+    std::shared_ptr<store::Project> readerProject_;  // touched only on readerThread_
+    QString readerProjectDir_;                        // likewise
+
     mutable std::mutex mutex_;  // guards jobs_ (cancelJob may come from any thread)
     std::map<int, std::shared_ptr<Job>> jobs_;
     int nextId_ = 1;
@@ -142,3 +201,4 @@ private:
 
 Q_DECLARE_METATYPE(rlhf::ui::MetricPoint)
 Q_DECLARE_METATYPE(rlhf::ui::JobOutcome)
+Q_DECLARE_METATYPE(rlhf::ui::ImportResult)

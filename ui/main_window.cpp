@@ -93,8 +93,10 @@ QWidget* MainWindow::panel(const QString& objectName) const {
 
 bool MainWindow::openProject(const QString& dir) {
     const QString path = QFileInfo(dir).absoluteFilePath();
-    if (!QDir().mkpath(path)) {
-        QMessageBox::warning(this, tr("Open project"), tr("Cannot create the folder %1").arg(path));
+    QString error;
+    if (!engine_->openProject(path, &error)) {
+        statusBar()->showMessage(tr("Cannot open project: %1").arg(error));
+        if (isVisible()) QMessageBox::warning(this, tr("Open project"), error);
         return false;
     }
     projectDir_ = path;

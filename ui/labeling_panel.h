@@ -1,0 +1,89 @@
+// LabelingPanel — pairwise preference labeling, keyboard first. The store's comparison decides
+// which completion is shown on the left (randomised at creation, against position bias); the
+// keys name screen sides and are mapped back to the comparison's A/B before storing:
+//   1 or ←: left better   2 or →: right better   3: tie   4: both bad   S: skip
+//   Ctrl+Z: undo the last label   Tab: rationale field (Enter or Esc returns to the keys)
+// A label is committed durably (Project::add_label returns after a synchronous=FULL commit)
+// before the next pair is shown, so what the screen acknowledged survives a crash.
+#pragma once
+#include <QElapsedTimer>
+#include <QWidget>
+
+#include <optional>
+
+#include "core/store/types.h"
+#include "ui/win_rate.h"
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QTextBrowser;
+
+namespace rlhf::ui {
+
+class Engine;
+
+class LabelingPanel : public QWidget {
+    Q_OBJECT
+public:
+    enum class Side { Left, Right, Tie, BothBad, Skip };
+
+    explicit LabelingPanel(Engine* engine, QWidget* parent = nullptr);
+
+    void setAnnotator(const QString& name);
+    QString annotator() const;
+    qint64 annotatorId() const { return annotatorId_; }
+    // The comparison on screen (nullopt when none is left).
+    const std::optional<store::ComparisonView>& current() const { return current_; }
+    // Labels the pair on screen; returns the stored label id (0 when nothing is shown).
+    qint64 choose(Side side);
+    bool undo();
+    void showNext();
+    int labelsThisSession() const { return sessionLabels_; }
+    QLineEdit* rationaleField() const { return rationale_; }
+    QString progressText() const;
+    QString winRateText() const;
+    void refreshWinRate();
+    // The store's verdict for a screen side given which completion is on the left.
+    static store::Choice choiceFor(Side side, bool aOnLeft);
+
+Q_SIGNALS:
+    // After the label is committed and before the next pair is shown.
+    void labelCommitted(qint64 labelId, qint64 comparisonId, const QString& choice);
+    void undone(qint64 labelId);
+    void winRateChanged(const QString& text);
+
+protected:
+    void keyPressEvent(QKeyEvent* event) override;
+    bool focusNextPrevChild(bool next) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    void reloadAnnotators();
+    void updateProgress();
+
+    Engine* engine_;
+    QComboBox* annotatorBox_;
+    QComboBox* datasetBox_;
+    QSpinBox* pairCount_;
+    QLabel* progress_;
+    QLabel* winRate_;
+    QTextBrowser* prompt_;
+    QTextBrowser* left_;
+    QTextBrowser* right_;
+    QLabel* leftTitle_;
+    QLabel* rightTitle_;
+    QLineEdit* rationale_;
+    QLabel* empty_;
+    qint64 annotatorId_ = 0;
+    std::optional<store::ComparisonView> current_;
+    QElapsedTimer shownFor_;
+    QElapsedTimer session_;
+    int sessionLabels_ = 0;
+    qint64 labelledTotal_ = 0;
+    QString winRateText_;
+};
+
+}  // namespace rlhf::ui

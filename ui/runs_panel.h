@@ -1,0 +1,58 @@
+// RunsPanel — the project's runs with their state, a LivePlot of the selected runs' metrics polled
+// incrementally from the store (only points after the last step each run has shown), the metric
+// names to overlay (DESIGN.md §5: loss, objective/scores, objective/kl, …), and the samples the
+// run logged at a clicked step.
+#pragma once
+#include <QHash>
+#include <QSet>
+#include <QWidget>
+
+class QListWidget;
+class QTableWidget;
+class QTimer;
+class QTreeWidget;
+
+namespace rlhf::ui {
+
+class Engine;
+class LivePlot;
+
+class RunsPanel : public QWidget {
+    Q_OBJECT
+public:
+    static constexpr int kPollMs = 250;
+
+    explicit RunsPanel(Engine* engine, QWidget* parent = nullptr);
+    LivePlot* plot() const { return plot_; }
+    QTreeWidget* runList() const { return runs_; }
+    QTableWidget* samplesTable() const { return samples_; }
+    QListWidget* metricList() const { return metrics_; }
+    void refreshRuns();
+    void poll();
+    void selectRun(qint64 runId);
+    void showSamples(qint64 runId, qint64 step);
+
+private:
+    struct Watched {
+        QString name;
+        qint64 lastStep = -1;
+        bool inFlight = false;
+        double t0 = -1;  // wall time of the run's first point (x = 0 on the wall-time axis)
+    };
+    void onSelectionChanged();
+    void addMetricName(const QString& metric);
+    bool metricChecked(const QString& metric) const;
+    void applyMetricVisibility();
+
+    Engine* engine_;
+    QTreeWidget* runs_;
+    QListWidget* metrics_;
+    LivePlot* plot_;
+    QTableWidget* samples_;
+    QTimer* pollTimer_;
+    QHash<qint64, Watched> watched_;  // run id -> what the plot has of it
+    QSet<QString> metricNames_;
+    bool runsInFlight_ = false;
+};
+
+}  // namespace rlhf::ui

@@ -1,0 +1,34 @@
+#include "ui/win_rate.h"
+
+#include <cmath>
+
+namespace rlhf::ui {
+
+void computeWinRate(WinRate& w, double z) {
+    const double n = w.n();
+    if (n <= 0) {
+        w.rate = 0.5;
+        w.low = 0;
+        w.high = 1;
+        return;
+    }
+    const double p = (w.wins + 0.5 * w.ties) / n;
+    const double z2 = z * z;
+    const double denom = 1 + z2 / n;
+    const double center = (p + z2 / (2 * n)) / denom;
+    const double half = z * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom;
+    w.rate = p;
+    w.low = std::max(0.0, center - half);
+    w.high = std::min(1.0, center + half);
+}
+
+QString formatWinRate(const WinRate& w) {
+    return QStringLiteral("%1 over %2: %3% [%4%, %5%] (n = %6)")
+        .arg(w.modelX, w.modelY)
+        .arg(100 * w.rate, 0, 'f', 1)
+        .arg(100 * w.low, 0, 'f', 1)
+        .arg(100 * w.high, 0, 'f', 1)
+        .arg(w.n());
+}
+
+}  // namespace rlhf::ui
