@@ -6,6 +6,8 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -141,6 +143,13 @@ private Q_SLOTS:
         // `cat a.gz b.gz` is a valid gzip file that gzip -d reads as a + b (RFC 1952 §2.2).
         const std::string path = write(QStringLiteral("two.gz"), gzip_bytes("a1\na2\n") + gzip_bytes("b1\n"));
         QCOMPARE(read_all(path).text, (std::vector<std::string>{"a1", "a2", "b1"}));
+        // Empty members: gzip of "" holds no line, and does not end the stream early.
+        QCOMPARE(read_all(write(QStringLiteral("empty.gz"), gzip_bytes(""))).text.size(), size_t(0));
+        QCOMPARE(read_all(write(QStringLiteral("e2.gz"), gzip_bytes("") + gzip_bytes("x\n") + gzip_bytes(""))).text,
+                 std::vector<std::string>{"x"});
+        // A line split across two members is one line, as `gzip -dc` prints it.
+        QCOMPARE(read_all(write(QStringLiteral("split.gz"), gzip_bytes("hel") + gzip_bytes("lo\n"))).text,
+                 std::vector<std::string>{"hello"});
     }
 
     void truncated_gzip_names_file() {
@@ -166,6 +175,34 @@ private Q_SLOTS:
         const std::string path2 = write(QStringLiteral("tail.gz"), gzip_bytes("ok\n") + "garbage!");
         const std::string err2 = error_of([&] { read_all(path2); });
         QVERIFY2(err2.find(path2) != std::string::npos, err2.c_str());
+    }
+
+    // Damaged gzip files (byte flips, cuts) must end in lines or an rlhf::Error, never a crash or
+    // another exception type.
+    void mutated_gzip_only_throws_rlhf_error() {
+        std::string plain;
+        for (int i = 0; i < 300; ++i) plain += "{\"k\":" + std::to_string(i * 7919) + "}\n";
+        const std::string gz = gzip_bytes(plain);
+        std::mt19937 rng(7);
+        int errors = 0;
+        for (int iter = 0; iter < 300; ++iter) {
+            std::string m = gz;
+            if (iter % 3 == 0) {
+                m.resize(rng() % m.size());
+            } else {
+                m[rng() % m.size()] ^= char(1 + rng() % 255);
+            }
+            const std::string path = write(QStringLiteral("mut.gz"), m);
+            try {
+                LineReader r(path, 64);
+                std::string line;
+                while (r.next(line)) QVERIFY(line.size() <= 64);
+            } catch (const rlhf::Error& e) {
+                ++errors;
+                QVERIFY2(std::string(e.what()).find(path) != std::string::npos, e.what());
+            }
+        }
+        QVERIFY(errors > 0);
     }
 
     void long_line_skipped_with_bounded_memory() {
