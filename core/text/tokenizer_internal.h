@@ -39,8 +39,9 @@ bool is_whitespace(uint32_t cp);          // White_Space property (char::is_whit
 bool is_numeric(uint32_t cp);             // Nd, Nl, No (char::is_numeric)
 bool is_punctuation(uint32_t cp);         // ASCII punctuation or P* (tokenizers' is_punc)
 bool is_word_char(uint32_t cp);           // regex \w: alphabetic, M*, Nd, Pc, join controls
-bool is_mark_nonspacing(uint32_t cp);     // Mn
-bool is_control(uint32_t cp);             // Cc/Cf/Co/Cn except \t \n \r (BertNormalizer)
+bool is_mark_nonspacing(uint32_t cp);     // Mn (BertNormalizer's accent stripping)
+bool is_mark(uint32_t cp);                // Mn, Mc, Me (StripAccents: is_combining_mark)
+bool is_control(uint32_t cp);             // Cc/Cf/Co/Cs except \t \n \r (BertNormalizer)
 bool is_cjk(uint32_t cp);                 // BertNormalizer's Chinese character ranges
 void append_lowercase(std::string& out, uint32_t cp);  // char::to_lowercase (full mapping)
 enum class NormForm { NFC, NFD, NFKC, NFKD };

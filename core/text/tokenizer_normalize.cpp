@@ -44,19 +44,25 @@ private:
     bool left_, right_;
 };
 
+// Drops combining marks: all of M* for the StripAccents normalizer (is_combining_mark), only Mn
+// inside BertNormalizer (is_mark_nonspacing).
 class StripAccents final : public Normalizer {
 public:
+    explicit StripAccents(bool nonspacing_only) : nonspacing_only_(nonspacing_only) {}
     void normalize(std::string& s) const override {
         std::string out;
         out.reserve(s.size());
         for (size_t i = 0; i < s.size();) {
             uint32_t cp;
             size_t k = utf8_next(s, i, cp);
-            if (!is_mark_nonspacing(cp)) out.append(s, i, k);
+            if (!(nonspacing_only_ ? is_mark_nonspacing(cp) : is_mark(cp))) out.append(s, i, k);
             i += k;
         }
         s.swap(out);
     }
+
+private:
+    bool nonspacing_only_;
 };
 
 class Prepend final : public Normalizer {
@@ -125,7 +131,7 @@ public:
         }
         if (strip_accents_) {
             out = unicode_normalize(out, NormForm::NFD);
-            StripAccents().normalize(out);
+            StripAccents(/*nonspacing_only=*/true).normalize(out);
         }
         if (lowercase_) Lowercase().normalize(out);
         s.swap(out);
@@ -155,7 +161,7 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& j, const std::string& wh
     if (type == "NFKC") return std::make_unique<UnicodeNorm>(NormForm::NFKC);
     if (type == "NFKD") return std::make_unique<UnicodeNorm>(NormForm::NFKD);
     if (type == "Lowercase") return std::make_unique<Lowercase>();
-    if (type == "StripAccents") return std::make_unique<StripAccents>();
+    if (type == "StripAccents") return std::make_unique<StripAccents>(/*nonspacing_only=*/false);
     if (type == "Strip")
         return std::make_unique<Strip>(get_bool(j, "strip_left", where, true), get_bool(j, "strip_right", where, true));
     if (type == "Prepend") {

@@ -124,11 +124,19 @@ bool is_word_char(uint32_t cp) {
 
 bool is_mark_nonspacing(uint32_t cp) { return cp >= 0x300 && category(cp) == UTF8PROC_CATEGORY_MN; }
 
+bool is_mark(uint32_t cp) {
+    if (cp < 0x300) return false;
+    auto c = category(cp);
+    return c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME;
+}
+
 bool is_control(uint32_t cp) {
     if (cp == '\t' || cp == '\n' || cp == '\r') return false;
     auto c = category(cp);
+    // Unassigned code points (Cn) are not "other" in the unicode_categories crate tokenizers
+    // uses (its tables come from UnicodeData.txt, which lists no Cn), so they are kept.
     return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO ||
-           c == UTF8PROC_CATEGORY_CN;
+           c == UTF8PROC_CATEGORY_CS;
 }
 
 bool is_cjk(uint32_t cp) {

