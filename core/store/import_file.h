@@ -1,0 +1,34 @@
+// A dataset file into a project: core/data's streaming importer feeding Project::add_records in
+// batches of kImportBatchRecords, so memory stays bounded whatever the file size. Shared by
+// `rlhf import`, `rlhf bench import` and the GUI's import job.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/data/import.h"
+#include "core/store/project.h"
+
+namespace rlhf::store {
+
+struct ProjectImport {
+    data::ImportSummary summary;  // what the reader saw: format, kind, per-reason skips, first issues
+    ImportCounts counts;          // what the store did: inserted vs duplicates
+    int64_t dataset_id = 0;
+    std::string dataset;
+    double seconds = 0;           // wall time of the whole import
+};
+
+// "path/to/hh-rlhf.train.jsonl.gz" -> "hh-rlhf.train": the file name without container suffixes.
+std::string default_dataset_name(const std::string& path);
+
+// Imports `path` into dataset `dataset_name` (created if missing). Throws rlhf::Error for
+// whole-file problems (see data::import_file) and store failures.
+ProjectImport import_file_into(Project& project, const std::string& path, const std::string& dataset_name,
+                               const data::ImportOptions& options);
+
+// The JSON summary `rlhf import` prints: counts, per-reason skips, first issues as "file:line: reason".
+nlohmann::json import_summary_json(const ProjectImport& r);
+
+}  // namespace rlhf::store
