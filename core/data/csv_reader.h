@@ -25,7 +25,7 @@ public:
     CsvReader(const std::string& path, char delimiter, size_t max_record_bytes);
     // Blank lines between records are skipped. False at end of file.
     bool next(CsvRow& out);
-    io::LineReader& lines() { return *lines_; }
+    const io::LineReader& lines() const { return *lines_; }
 
 private:
     bool next_line(std::string& line);

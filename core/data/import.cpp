@@ -208,8 +208,8 @@ public:
         out.value = std::move(obj);
         return true;
     }
-    uint64_t bytes_done() const override { return const_cast<CsvReader&>(csv_).lines().compressed_bytes_read(); }
-    uint64_t bytes_total() const override { return const_cast<CsvReader&>(csv_).lines().file_size(); }
+    uint64_t bytes_done() const override { return csv_.lines().compressed_bytes_read(); }
+    uint64_t bytes_total() const override { return csv_.lines().file_size(); }
 
 private:
     CsvReader csv_;
@@ -239,8 +239,8 @@ Container sniff_container(const std::string& path) {
     if (c < 0) throw Error(path + ": empty file (no records)");
     if (ext == ".csv") return Container::Csv;
     if (ext == ".tsv" || ext == ".tab") return Container::Tsv;
+    if (c == '[') return Container::Json;  // whatever the name: a JSONL record is never an array
     if (ext == ".jsonl" || ext == ".ndjson") return Container::Jsonl;
-    if (c == '[') return Container::Json;
     if (c == '{') {
         // An object that closes on its own first line is a JSONL record; one that spans lines
         // (pretty-printed) or whose first key is the record list is a JSON container.

@@ -57,6 +57,11 @@ std::vector<std::string> import_format_names();
 // Reads `path`, detects its container and format (unless forced) and calls `sink` for each valid
 // record. Throws rlhf::Error only for whole-file problems (unreadable, unknown format, truncated
 // gzip before any record); per-record problems go to the summary.
+// Decided: an empty file (no bytes, only whitespace or a BOM, a CSV with only its header) is a
+// whole-file error "<path>: empty file (no records)"; so is a file in which no record of the
+// first ones fits any format (unless ImportOptions::format forces one). An unknown format name
+// throws rlhf::UsageError. Container: .csv/.tsv by name, JSON vs JSONL by content (HF's
+// to_json writes JSONL into .json files); gzip by magic bytes. Formats: core/data/formats.cpp.
 ImportSummary import_file(const std::string& path, const ImportOptions& options,
                           const std::function<void(Record&&)>& sink);
 
