@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -206,6 +207,40 @@ private Q_SLOTS:
         write_file_atomic(shard, bytes.substr(0, bytes.size() - 3));
         const std::string err = error_of([&] { SafetensorsIndex::open_dir(d); });
         QVERIFY2(err.rfind(shard + ": ", 0) == 0, err.c_str());
+    }
+
+    // Damaged index files: only success or rlhf::Error, and a success still agrees with the shards.
+    void mutated_index_only_throws_rlhf_error() {
+        QTemporaryDir dir;
+        const std::string d = make_sharded(dir);
+        const std::string path = d + "/model.safetensors.index.json";
+        const std::string good = read_file(path);
+        std::mt19937 rng(99);
+        int errors = 0;
+        for (int iter = 0; iter < 500; ++iter) {
+            std::string m = good;
+            for (int e = 0; e < 2; ++e) {
+                static const char kChars[] = "{}[],:\"./0123456789-ab ";
+                const size_t pos = rng() % m.size();
+                if (rng() % 4 == 0) {
+                    m.erase(pos, 1 + rng() % 8);
+                } else {
+                    m[pos] = kChars[rng() % (sizeof(kChars) - 1)];
+                }
+                if (m.empty()) break;
+            }
+            {
+                std::ofstream f(path, std::ios::binary | std::ios::trunc);
+                f << m;
+            }
+            try {
+                const SafetensorsIndex idx = SafetensorsIndex::open_dir(d);
+                for (const std::string& name : idx.tensor_names()) QVERIFY(idx.find(name) != nullptr);
+            } catch (const rlhf::Error&) {
+                ++errors;
+            }
+        }
+        QVERIFY(errors > 0);
     }
 
     void writer_rejects_duplicates() {

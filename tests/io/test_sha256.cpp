@@ -1,9 +1,11 @@
 // SHA-256 against the FIPS 180-4 example vectors (NIST CSRC "Examples with Intermediate Values",
 // SHA256.pdf and SHA2_Additional), plus the invariant that splitting the input never changes it.
+#include <QCryptographicHash>
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "core/io/error.h"
@@ -68,6 +70,20 @@ private Q_SLOTS:
             h.update(std::string_view(m).substr(cut));
             QCOMPARE(h.hex_digest(), std::string("cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"));
         }
+    }
+
+    // Qt's own SHA-256 (QCryptographicHash) as a second, independent implementation: every
+    // length from 0 to 300 bytes (all padding cases) and a few large random inputs.
+    void matches_qt_cryptographic_hash() {
+        std::mt19937 rng(42);
+        auto check = [&](size_t n) {
+            QByteArray data(qsizetype(n), Qt::Uninitialized);
+            for (char& c : data) c = char(rng());
+            const QByteArray qt = QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex();
+            QCOMPARE(sha256_hex(std::string_view(data.constData(), n)), qt.toStdString());
+        };
+        for (size_t n = 0; n <= 300; ++n) check(n);
+        for (size_t n : {size_t(4095), size_t(65536), size_t(1) << 20, (size_t(3) << 20) + 17}) check(n);
     }
 
     void raw_digest_bytes() {
