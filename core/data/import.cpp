@@ -35,13 +35,15 @@ namespace {
 constexpr size_t kMaxRecordBytes = 64u << 20;  // one record (line, element, CSV record): 64 MiB
 constexpr int kMaxDepth = 128;                 // real records nest < 10 levels
 constexpr size_t kDetectRecords = 8;           // valid records looked at before deciding a format
-constexpr size_t kDetectMaxBuffered = 256;     // give up buffering (bounded memory) past this
+constexpr size_t kDetectMaxBuffered = 256;     // records buffered for detection at most...
+constexpr size_t kDetectMaxBytes = 64u << 20;   // ...and bytes of their text at most
 
 // One record as the container yields it, before any format is applied.
 struct RawRecord {
     uint64_t line = 0;       // ImportIssue::line / Record::line
     uint64_t file_line = 0;  // physical line where it starts
     json value;
+    size_t bytes = 0;        // size of the record's text, to bound what detection buffers
     std::string category, error;  // set when the record is unusable
 };
 
@@ -113,6 +115,7 @@ public:
                 return true;
             }
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
+            out.bytes = line.size();
             parse_record_text(line, out);
             return true;
         }
@@ -138,6 +141,7 @@ public:
             out.category = e.category;
             out.error = e.error;
         } else {
+            out.bytes = e.text.size();
             parse_record_text(e.text, out);
         }
         return true;
@@ -154,10 +158,9 @@ class CsvSource : public RawSource {
 public:
     CsvSource(const std::string& path, char delim) : csv_(path, delim, kMaxRecordBytes) {
         CsvRow header;
-        while (csv_.next(header)) {
-            if (header.category.empty()) break;  // a broken first line is no header: skip on
-        }
-        if (header.fields.empty()) throw Error(path + ": empty file (no records)");
+        if (!csv_.next(header)) throw Error(path + ": empty file (no records)");
+        if (!header.category.empty())
+            throw Error(path + ":" + std::to_string(header.line) + ": bad header row: " + header.error);
         for (std::string& h : header.fields) {
             size_t b = h.find_first_not_of(" \t"), e = h.find_last_not_of(" \t");
             h = b == std::string::npos ? std::string() : h.substr(b, e - b + 1);
@@ -185,6 +188,7 @@ public:
         json obj = json::object();
         for (size_t i = 0; i < header_.size(); ++i) {
             std::string& cell = row.fields[i];
+            out.bytes += cell.size();
             size_t bad = 0;
             if (!is_valid_utf8(cell, &bad)) {
                 out.category = kIssueInvalidUtf8;
@@ -386,7 +390,10 @@ private:
         size_t objects = 0;
         std::string first_problem;
         RawRecord raw;
-        while (objects < kDetectRecords && buffered.size() < kDetectMaxBuffered && next_raw(raw)) {
+        size_t bytes = 0;
+        while (objects < kDetectRecords && buffered.size() < kDetectMaxBuffered && bytes < kDetectMaxBytes &&
+               next_raw(raw)) {
+            bytes += raw.bytes;
             if (raw.error.empty()) {
                 std::optional<Format> f = detect_format(raw.value);
                 if (f) {
@@ -406,7 +413,7 @@ private:
             buffered.push_back(std::move(raw));
         }
         if (votes.empty()) {
-            if (buffered.empty() && summary_.records_read == 0) throw Error(path_ + ": empty file (no records)");
+            if (buffered.empty()) throw Error(path_ + ": empty file (no records)");
             throw Error(path_ + ": cannot detect the dataset format (pass --format); first problem: " +
                         (first_problem.empty() ? std::string("no records") : first_problem));
         }
@@ -419,12 +426,17 @@ private:
     bool next_raw(RawRecord& raw) {
         if (stopped_) return false;
         try {
-            return source_->next(raw);
+            bool got = source_->next(raw);
+            if (got) {
+                ++raw_count_;
+                last_line_ = raw.line;
+            }
+            return got;
         } catch (const Cancelled&) {
             throw;
         } catch (const Error& e) {
             // A gzip stream cut short (or a read error) after some records: keep what was read.
-            if (summary_.records_read == 0) throw;
+            if (raw_count_ == 0) throw;
             stopped_ = true;
             raw = RawRecord{};
             raw.line = last_line_ + 1;
@@ -450,7 +462,6 @@ private:
     void handle(RawRecord& raw, Format format) {
         if (o_.cancel && o_.cancel->load(std::memory_order_relaxed)) throw Cancelled();
         ++summary_.records_read;
-        last_line_ = raw.line;
         if (!raw.error.empty()) {
             issue(raw.line, raw.file_line, raw.category, raw.error);
         } else {
@@ -483,7 +494,8 @@ private:
     std::unique_ptr<RawSource> source_;
     ImportSummary summary_;
     bool stopped_ = false;
-    uint64_t last_line_ = 0;
+    uint64_t raw_count_ = 0;  // raw records the source has yielded
+    uint64_t last_line_ = 0;  // line of the last raw record read, to place a truncation
     std::chrono::steady_clock::time_point last_progress_{};
 };
 

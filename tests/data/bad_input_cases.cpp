@@ -65,6 +65,9 @@ std::vector<PerRecordCase> per_record_cases() {
     cases.push_back(PerRecordCase{"json array deep element", "deep.json", ("[" + kPref + ", " + QByteArray(5000, '[') + QByteArray(5000, ']') + ", " + kPref + "]"), "trl-preference", 2, "2:nesting too deep"});
     cases.push_back(PerRecordCase{"json array invalid UTF-8 element", "utf8.json", ("[" + kPref + ",\n" + R"({"prompt": ")" + "\xF8\x88\x80\x80\x80" + R"(", "chosen": "c", "rejected": "r"})" + ",\n" + kPref + "]"), "trl-preference", 2, "2:invalid UTF-8"});
     cases.push_back(PerRecordCase{"gzip with BOM and CRLF", "bom.jsonl.gz", gzip_bytes("\xEF\xBB\xBF" + lines({kPref, "{bad", kPref}, "\r\n")), "trl-preference", 2, "2:invalid JSON"});
+    // The gzip trailer (CRC, size) cut off: all three lines inflate, then the stream is short.
+    QByteArray gz = gzip_bytes(lines({kPref, kPref, kPref}));
+    cases.push_back(PerRecordCase{"gzip cut in its trailer", "trailer.jsonl.gz", gz.left(gz.size() - 4), "trl-preference", 3, "4:truncated file"});
     return cases;
 }
 
@@ -79,6 +82,7 @@ std::vector<WholeFileCase> whole_file_cases() {
     cases.push_back(WholeFileCase{"json object without a list", "o.json", QByteArray("{\n \"version\": 1,\n \"items\": {}\n}"), "no 'data'"});
     cases.push_back(WholeFileCase{"no record fits any format", "x.jsonl", lines({R"({"foo": 1})", "garbage", R"({"bar": 2})"}), "cannot detect"});
     cases.push_back(WholeFileCase{"gzip header only", "t.jsonl.gz", gzip_bytes(lines({kPref, kPref})).left(12), "gzip"});
+    cases.push_back(WholeFileCase{"csv header with an unterminated quote", "hq.csv", QByteArray("\"prompt,chosen,rejected\np,c,r\n"), "bad header row"});
     return cases;
 }
 
