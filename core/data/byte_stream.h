@@ -25,6 +25,15 @@ public:
         if (pos_ < len_) return static_cast<unsigned char>(buf_[pos_]);
         return refill() ? static_cast<unsigned char>(buf_[pos_]) : -1;
     }
+    // Bulk access for scanners: the buffered bytes not consumed yet (refilled when empty;
+    // 0 at the end of the data), and consuming n of them.
+    size_t available() {
+        if (pos_ == len_) refill();
+        return len_ - pos_;
+    }
+    const char* data() const { return buf_.get() + pos_; }
+    void consume(size_t n) { pos_ += n; }
+
     uint64_t compressed_bytes_read() const;  // position in the file on disk, for progress
     uint64_t file_size() const { return file_size_; }
     bool is_gzip() const { return gzip_; }

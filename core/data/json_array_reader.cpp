@@ -124,43 +124,65 @@ bool JsonArrayReader::next(JsonElement& out) {
         out.error = "the JSON array is not closed: the file ends before ']'";
         return true;
     }
-    // Copy the element's bytes until its nesting closes. Brackets are counted without matching
-    // their kinds: a mismatch is left for the JSON parser to name.
-    bool too_long = false, in_string = false;
+    // Copy the element's bytes until its nesting closes, a buffer span at a time. Brackets are
+    // counted without matching their kinds: a mismatch is left for the JSON parser to name.
+    bool too_long = false, in_string = false, escape = false, started = false, ended = false;
+    const bool is_string = c == '"';
     int64_t depth = 0, max_seen = 0;
-    for (;;) {
-        c = in_.peek();
-        if (c < 0) break;
-        if (!in_string && depth == 0 && !out.text.empty() &&
-            (c == ',' || c == ']' || (is_ws(c) && out.text[0] != '"')))
-            break;  // end of a scalar element
-        get();
+    while (!ended) {
+        size_t n = in_.available();
+        if (n == 0) {
+            c = -1;
+            break;
+        }
+        const char* p = in_.data();
+        size_t i = 0;
+        for (; i < n; ++i) {
+            const char ch = p[i];
+            if (in_string) {
+                if (ch == '\n') ++line_;  // invalid in JSON (the parser says so), but a line all the same
+                if (escape) escape = false;
+                else if (ch == '\\') escape = true;
+                else if (ch == '"') {
+                    in_string = false;
+                    if (depth == 0) {  // a string element ends here
+                        ++i;
+                        ended = true;
+                        break;
+                    }
+                }
+                continue;
+            }
+            if (depth == 0 && started && (ch == ',' || ch == ']' || (!is_string && is_ws(ch)))) {
+                ended = true;  // the end of a scalar element; leave the byte to the caller
+                break;
+            }
+            started = true;
+            if (ch == '\n') ++line_;
+            if (ch == '"') {
+                in_string = true;
+            } else if (ch == '{' || ch == '[') {
+                if (++depth > max_seen) max_seen = depth;
+            } else if (ch == '}' || ch == ']') {
+                if (--depth <= 0) {
+                    ++i;
+                    ended = true;
+                    break;
+                }
+            }
+        }
         if (!too_long) {
-            if (out.text.size() >= max_bytes_) {
+            if (out.text.size() + i > max_bytes_) {
                 too_long = true;
                 out.text.clear();
                 out.text.shrink_to_fit();
             } else {
-                out.text += static_cast<char>(c);
+                out.text.append(p, i);
             }
         }
-        if (in_string) {
-            if (c == '\\') {
-                int e = get();
-                if (e < 0) break;
-                if (!too_long) out.text += static_cast<char>(e);
-            } else if (c == '"') {
-                in_string = false;
-                if (depth == 0) break;  // a string element ends here
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_seen) max_seen = depth;
-        } else if (c == '}' || c == ']') {
-            if (--depth <= 0) break;
-        }
+        in_.consume(i);
     }
+    c = ended ? 0 : -1;
     if (c < 0) {
         done_ = true;
         out.text.clear();

@@ -5,6 +5,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <fstream>
+
 #include "core/data/formats.h"
 #include "core/data/import.h"
 #include "core/io/sha256.h"
@@ -150,6 +152,35 @@ private Q_SLOTS:
             for (size_t i = 0; i < first.records.size(); ++i)
                 QCOMPARE(q(rlhf::data::content_hash(second.records[i])), q(rlhf::data::content_hash(first.records[i])));
         }
+    }
+
+    // A JSON array larger than the reader's 1 MiB buffer, pretty-printed over 3 lines per element,
+    // with escaped quotes and backslashes (an element's text is cut between buffer refills).
+    void largeJsonArrayAcrossBuffers() {
+        const int n = 30000;
+        QTemporaryDir dir;
+        std::string p = dir.filePath(QStringLiteral("big.json")).toStdString();
+        {
+            std::ofstream f(p, std::ios::binary);
+            f << "[\n";
+            for (int i = 0; i < n; ++i) {
+                if (i) f << ",\n";
+                if (i == n - 2) f << "  {\n    \"text\": 17\n  }";  // wrong type, lines 3i+2 .. 3i+4
+                else f << "  {\n    \"text\": \"row " << i << " \\\"q\\\" \\\\\"\n  }";
+            }
+            f << "\n]\n";
+        }
+        Imported got = import_all(p);
+        QCOMPARE(got.records.size(), size_t(n - 1));
+        for (int i = 0, k = 0; i < n; ++i) {
+            if (i == n - 2) continue;
+            const Record& r = got.records[size_t(k++)];
+            QCOMPARE(r.line, uint64_t(i + 1));
+            QCOMPARE(q(r.sft.messages.at(0).content), QStringLiteral("row %1 \"q\" \\").arg(i));
+        }
+        QCOMPARE(issue_list(got.summary), QStringLiteral("%1:wrong type").arg(n - 1));
+        // "[" is line 1; element i opens on line 3i + 2.
+        QCOMPARE(got.summary.issues.at(0).file_line, uint64_t(3 * (n - 2) + 2));
     }
 
     void writerUncommittedLeavesNoFile() {
