@@ -46,7 +46,11 @@ function(rlhf_add_test name)
       RLHF_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures"
       RLHF_CLI_PATH="$<TARGET_FILE_DIR:rlhf>/rlhf")
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/tests)
+  set_target_properties(${name} PROPERTIES AUTOMOC ON)
   rlhf_target_defaults(${name})
+  if("cli" IN_LIST A_LABELS AND TARGET rlhf)
+    add_dependencies(${name} rlhf)  # the test runs the CLI binary
+  endif()
   add_test(NAME ${name} COMMAND ${name} ${A_ARGS})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 600)
