@@ -68,6 +68,8 @@ ChatTemplate::ChatTemplate(const std::string& source, std::string label) : sourc
 
 ChatTemplate ChatTemplate::from_tokenizer_config(const std::string& path) {
     std::string dir, config_path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file or folder");
     if (is_directory(path)) {
         dir = path;
         config_path = path + "/tokenizer_config.json";
