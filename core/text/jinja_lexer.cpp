@@ -167,6 +167,7 @@ private:
         tokens_.push_back(make(is_var ? TokenType::VarBegin : TokenType::BlockBegin, is_var ? "{{" : "{%", open));
         const char close_char = is_var ? '}' : '%';
         std::vector<char> brackets;  // jinja2 only ends a tag outside (), [], {}
+        std::vector<size_t> bracket_pos;
         size_t pos = body;
         while (true) {
             while (pos < src_.size() && is_space(src_[pos])) ++pos;
@@ -183,6 +184,9 @@ private:
                     return after_close(c + 2, minus, plus, !is_var && opt_.trim_blocks, line_starting);
                 }
             }
+            if (!brackets.empty() && brackets.back() != '{' &&
+                src_.compare(pos + ((src_[pos] == '-' || src_[pos] == '+') ? 1 : 0), 2, is_var ? "}}" : "%}") == 0)
+                fail(bracket_pos.back(), std::string("unclosed '") + brackets.back() + "' before the end of the tag");
             char c = src_[pos];
             if (is_name_start(c)) {
                 size_t e = pos;
@@ -208,10 +212,12 @@ private:
                 }
                 if (op == "(" || op == "[" || op == "{") {
                     brackets.push_back(op[0]);
+                    bracket_pos.push_back(pos);
                 } else if (op == ")" || op == "]" || op == "}") {
                     char want = op == ")" ? '(' : op == "]" ? '[' : '{';
                     if (brackets.empty() || brackets.back() != want) fail(pos, "unexpected '" + op + "'");
                     brackets.pop_back();
+                    bracket_pos.pop_back();
                 }
                 tokens_.push_back(make(TokenType::Operator, op, pos));
                 pos += op.size();

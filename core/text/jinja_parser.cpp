@@ -570,6 +570,11 @@ private:
             } else if (is_op("(")) {
                 const Token t = cur();
                 auto call = expr_at(ExprKind::Call, t);
+                if (e->kind == ExprKind::Name) {
+                    // Errors raised by a function (raise_exception) point at its name.
+                    call->line = e->line;
+                    call->column = e->column;
+                }
                 call->a = std::move(e);
                 parse_call_args(*call);
                 e = std::move(call);
