@@ -453,6 +453,8 @@ private:
             ImportIssue is;
             is.line = line;
             is.reason = reason;
+            // JSON arrays number elements; say where the element is in the file as well.
+            if (file_line && file_line != line) is.reason += " (element starts on line " + std::to_string(file_line) + ")";
             is.category = category;
             is.file_line = file_line;
             summary_.issues.push_back(std::move(is));
