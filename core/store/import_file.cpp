@@ -1,7 +1,15 @@
 #include "core/store/import_file.h"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/store/record_json.h"
 
 namespace rlhf::store {
 
@@ -15,27 +23,103 @@ std::string default_dataset_name(const std::string& path) {
     return name.empty() ? "dataset" : name;
 }
 
+namespace {
+
+// Hands prepared batches from the reading thread to the writing one. Bounded, so a fast reader
+// cannot run ahead of the database by more than kDepth batches (memory stays flat).
+class BatchQueue {
+public:
+    static constexpr size_t kDepth = 2;
+
+    // False when the queue was closed (the writer gave up): the batch is dropped.
+    bool push(std::vector<PreparedRecord>&& batch) {
+        std::unique_lock<std::mutex> lock(mu_);
+        not_full_.wait(lock, [&] { return closed_ || queue_.size() < kDepth; });
+        if (closed_) return false;
+        queue_.push_back(std::move(batch));
+        not_empty_.notify_one();
+        return true;
+    }
+    // False once closed and drained.
+    bool pop(std::vector<PreparedRecord>& out) {
+        std::unique_lock<std::mutex> lock(mu_);
+        not_empty_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) return false;
+        out = std::move(queue_.front());
+        queue_.pop_front();
+        not_full_.notify_one();
+        return true;
+    }
+    void close() {
+        std::lock_guard<std::mutex> lock(mu_);
+        closed_ = true;
+        not_empty_.notify_all();
+        not_full_.notify_all();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable not_full_, not_empty_;
+    std::deque<std::vector<PreparedRecord>> queue_;
+    bool closed_ = false;
+};
+
+struct WriterStopped {};  // thrown inside the reader's sink when the writer failed
+
+}  // namespace
+
 ProjectImport import_file_into(Project& project, const std::string& path, const std::string& dataset_name,
                                const data::ImportOptions& options) {
     auto start = std::chrono::steady_clock::now();
     ProjectImport r;
     r.dataset = dataset_name.empty() ? default_dataset_name(path) : dataset_name;
+
+    // Two threads, so an import uses two cores: the reader parses, preprocesses and prepares
+    // records (JSON, SHA-256); this thread, which owns the connection, writes the batches.
+    BatchQueue queue;
+    std::atomic<bool> writer_failed{false};
+    std::exception_ptr reader_error;
+    std::thread reader([&] {
+        try {
+            std::vector<PreparedRecord> batch;
+            batch.reserve(kImportBatchRecords);
+            r.summary = data::import_file(path, options, [&](data::Record&& rec) {
+                if (writer_failed.load(std::memory_order_relaxed)) throw WriterStopped{};
+                batch.push_back(prepare_record(rec));
+                if (batch.size() >= kImportBatchRecords) {
+                    if (!queue.push(std::move(batch))) throw WriterStopped{};
+                    batch.clear();
+                    batch.reserve(kImportBatchRecords);
+                }
+            });
+            if (!batch.empty()) queue.push(std::move(batch));
+        } catch (const WriterStopped&) {
+        } catch (...) {
+            reader_error = std::current_exception();
+        }
+        queue.close();
+    });
+
     // The dataset is created with the first batch, so a file that cannot be read leaves no
     // empty dataset behind.
-    std::vector<data::Record> batch;
-    batch.reserve(kImportBatchRecords);
-    auto flush = [&] {
+    auto write = [&](const std::vector<PreparedRecord>& batch) {
         if (r.dataset_id == 0) r.dataset_id = project.dataset(r.dataset, path);
-        ImportCounts c = project.add_records(r.dataset_id, batch);
+        ImportCounts c = project.add_prepared(r.dataset_id, batch);
         r.counts.inserted += c.inserted;
         r.counts.duplicates += c.duplicates;
-        batch.clear();
     };
-    r.summary = data::import_file(path, options, [&](data::Record&& rec) {
-        batch.push_back(std::move(rec));
-        if (batch.size() >= kImportBatchRecords) flush();
-    });
-    flush();  // the rest, and the (possibly empty) dataset itself
+    try {
+        std::vector<PreparedRecord> batch;
+        while (queue.pop(batch)) write(batch);
+    } catch (...) {
+        writer_failed = true;
+        queue.close();
+        reader.join();
+        throw;
+    }
+    reader.join();
+    if (reader_error) std::rethrow_exception(reader_error);
+    write({});  // the (possibly empty) dataset itself
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
 }

@@ -23,8 +23,10 @@ struct ProjectImport {
 // "path/to/hh-rlhf.train.jsonl.gz" -> "hh-rlhf.train": the file name without container suffixes.
 std::string default_dataset_name(const std::string& path);
 
-// Imports `path` into dataset `dataset_name` (created if missing). Throws rlhf::Error for
-// whole-file problems (see data::import_file) and store failures.
+// Imports `path` into dataset `dataset_name` (created if missing; "" = default_dataset_name).
+// Reading runs on a helper thread (options.progress is called there); writing stays on the
+// calling thread, which must own `project`. Throws rlhf::Error for whole-file problems (see
+// data::import_file) and store failures, rlhf::Cancelled when options.cancel is set.
 ProjectImport import_file_into(Project& project, const std::string& path, const std::string& dataset_name,
                                const data::ImportOptions& options);
 

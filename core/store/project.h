@@ -60,6 +60,7 @@ public:
     std::vector<Dataset> datasets();
     // One transaction; records already in the dataset (same data::content_hash) are counted, not added.
     ImportCounts add_records(int64_t dataset_id, const std::vector<data::Record>& records);
+    ImportCounts add_prepared(int64_t dataset_id, const std::vector<PreparedRecord>& records);  // same, prepared
     std::optional<StoredRecord> record(int64_t id);
     RowPage rows(const RowQuery& query);
     // Streams a dataset in id order with bounded memory (export).

@@ -90,21 +90,35 @@ std::vector<Dataset> Project::datasets() {
 }
 
 ImportCounts Project::add_records(int64_t dataset_id, const std::vector<data::Record>& records) {
+    std::vector<PreparedRecord> prepared;
+    prepared.reserve(records.size());
+    for (const data::Record& r : records) prepared.push_back(prepare_record(r));
+    return add_prepared(dataset_id, prepared);
+}
+
+ImportCounts Project::add_prepared(int64_t dataset_id, const std::vector<PreparedRecord>& records) {
     Db& db = impl_->db;
     ImportCounts counts;
     Transaction tx(db, "import records");
+    // Rowids only grow while we hold the write lock, so the new rows are exactly those above this.
+    int64_t max_id_before = 0;
+    {
+        Stmt st = db.cached("SELECT coalesce(max(id), 0) FROM records", "import records");
+        st.step();
+        max_id_before = st.col_int(0);
+    }
     {
         Stmt ins = db.cached(
             "INSERT INTO records(dataset_id, kind, content, text, content_hash, format, source_line)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset_id, content_hash) DO NOTHING",
             "import records");
-        for (const data::Record& r : records) {
+        for (const PreparedRecord& r : records) {
             ins.bind(1, dataset_id)
                 .bind(2, kind_name(r.kind))
-                .bind(3, record_content_json(r).dump())
-                .bind(4, record_text(r))
-                .bind(5, data::content_hash(r))
-                .bind(6, r.format)
+                .bind_static(3, r.content_json)
+                .bind_static(4, r.text)
+                .bind_static(5, r.content_hash)
+                .bind_static(6, r.format)
                 .bind(7, static_cast<int64_t>(r.line));
             ins.run();
             ins.reset();
@@ -114,6 +128,10 @@ ImportCounts Project::add_records(int64_t dataset_id, const std::vector<data::Re
                 ++counts.duplicates;
         }
     }
+    if (counts.inserted > 0)
+        db.cached("INSERT INTO records_fts(rowid, text) SELECT id, text FROM records WHERE id > ?", "index records")
+            .bind(1, max_id_before)
+            .run();
     if (counts.duplicates > 0)
         db.cached("UPDATE datasets SET duplicates = duplicates + ? WHERE id = ?", "import records")
             .bind(1, static_cast<int64_t>(counts.duplicates))

@@ -86,6 +86,87 @@ data::Record record_from_content_json(data::RecordKind kind, const nlohmann::jso
     return r;
 }
 
+namespace {
+
+// The same JSON as record_content_json(r).dump(), written directly: nlohmann's serializer escapes
+// byte by byte through a virtual output adapter and was the largest single cost of an import.
+// Keys in the same (sorted) order; strings are escaped as JSON requires (", \, control chars).
+void append_json_string(std::string& out, const std::string& s) {
+    static const char kHex[] = "0123456789abcdef";
+    out += '"';
+    size_t run = 0;  // start of the pending run of bytes that need no escape
+    for (size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s, run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 15];
+        }
+    }
+    out.append(s, run, std::string::npos);
+    out += '"';
+}
+
+void append_messages(std::string& out, const char* key, const data::Messages& ms) {
+    out += '"';
+    out += key;
+    out += "\":[";
+    for (size_t i = 0; i < ms.size(); ++i) {
+        if (i) out += ',';
+        out += "{\"content\":";
+        append_json_string(out, ms[i].content);
+        out += ",\"role\":";
+        append_json_string(out, ms[i].role);
+        out += '}';
+    }
+    out += ']';
+}
+
+std::string content_json_fast(const data::Record& r, size_t text_bytes) {
+    std::string out;
+    out.reserve(256 + text_bytes + text_bytes / 8);
+    out += '{';
+    switch (r.kind) {
+        case data::RecordKind::Preference:
+            append_messages(out, "chosen", r.pref.chosen);
+            out += ',';
+            append_messages(out, "prompt", r.pref.prompt);
+            out += ',';
+            append_messages(out, "rejected", r.pref.rejected);
+            if (r.pref.score_chosen) out += ",\"score_chosen\":" + nlohmann::json(*r.pref.score_chosen).dump();
+            if (r.pref.score_rejected) out += ",\"score_rejected\":" + nlohmann::json(*r.pref.score_rejected).dump();
+            break;
+        case data::RecordKind::Sft: append_messages(out, "messages", r.sft.messages); break;
+        case data::RecordKind::Prompt: append_messages(out, "prompt", r.prompt.prompt); break;
+    }
+    out += '}';
+    return out;
+}
+
+}  // namespace
+
+PreparedRecord prepare_record(const data::Record& r) {
+    PreparedRecord p;
+    p.kind = r.kind;
+    p.text = record_text(r);
+    p.content_json = content_json_fast(r, p.text.size());
+    p.content_hash = data::content_hash(r);
+    p.format = r.format;
+    p.line = r.line;
+    return p;
+}
+
 std::string record_text(const data::Record& r) {
     std::string out;
     switch (r.kind) {

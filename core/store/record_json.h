@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data/records.h"
+#include "core/store/types.h"
 
 namespace rlhf::store {
 
@@ -18,6 +19,9 @@ data::Record record_from_content_json(data::RecordKind kind, const nlohmann::jso
 
 // Every message content, in order, joined by a blank line.
 std::string record_text(const data::Record& r);
+
+// Everything add_prepared needs, computed without a connection (thread-safe).
+PreparedRecord prepare_record(const data::Record& r);
 
 // "preference" | "sft" | "prompts" and back; throws rlhf::Error naming `where` on an unknown name.
 const char* kind_name(data::RecordKind k);

@@ -42,6 +42,11 @@ Stmt& Stmt::bind(int i, std::string_view v) {
     if (rc != SQLITE_OK) db_->fail(rc, db_->current_operation());
     return *this;
 }
+Stmt& Stmt::bind_static(int i, const std::string& v) {
+    int rc = sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+    if (rc != SQLITE_OK) db_->fail(rc, db_->current_operation());
+    return *this;
+}
 Stmt& Stmt::bind_null(int i) {
     int rc = sqlite3_bind_null(s_, i);
     if (rc != SQLITE_OK) db_->fail(rc, db_->current_operation());
@@ -97,7 +102,10 @@ Db::Db(const std::string& path, bool create, const char* vfs) : path_(path) {
     // WAL: readers never block the writer and a crash never leaves a half-written page behind;
     // NORMAL sync is durable against process crashes (the OS holds the WAL pages); labels ask for
     // FULL per transaction (Project::add_label). foreign_keys is off by default in SQLite.
-    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "configure connection");
+    // cache_size: 32 MiB (negative = KiB) holds a whole import batch, so SQLite does not spill
+    // half-built pages to the WAL mid-transaction and write them again at commit.
+    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
+         "configure connection");
 }
 
 Db::Db(Db&& o) noexcept = default;

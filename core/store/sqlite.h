@@ -46,6 +46,8 @@ public:
     Stmt& bind(int i, std::string_view v);         // copied by SQLite (SQLITE_TRANSIENT)
     Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
     Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+    // No copy: `v` must stay alive and unchanged until the statement is reset (bulk inserts).
+    Stmt& bind_static(int i, const std::string& v);
     Stmt& bind_null(int i);
     Stmt& bind(int i, const std::optional<int64_t>& v) { return v ? bind(i, *v) : bind_null(i); }
     Stmt& bind(int i, const std::optional<double>& v) { return v ? bind(i, *v) : bind_null(i); }

@@ -27,6 +27,18 @@ struct ImportCounts {
     uint64_t duplicates = 0;  // same content hash already in the dataset: nothing added
 };
 
+// A record serialised for the store (record_json.h), ready to insert. Preparing is the CPU-heavy
+// part of an import (canonical JSON, SHA-256) and needs no connection, so it can run on another
+// thread than the one writing (store::import_file_into does).
+struct PreparedRecord {
+    data::RecordKind kind = data::RecordKind::Preference;
+    std::string content_json;  // canonical content JSON
+    std::string text;          // flattened message text (search, lengths)
+    std::string content_hash;  // data::content_hash
+    std::string format;
+    uint64_t line = 0;
+};
+
 struct StoredRecord {
     int64_t id = 0;
     int64_t dataset_id = 0;

@@ -11,6 +11,7 @@
 
 #include "core/io/error.h"
 #include "core/store/project.h"
+#include "core/store/record_json.h"
 #include "core/store/schema.h"
 #include "core/store/sqlite.h"
 #include "store/store_test_util.h"
@@ -191,6 +192,24 @@ private Q_SLOTS:
         auto one = p.record(page.rows[1].id);
         QVERIFY(one && one->record.sft.messages == sft.sft.messages);
         QVERIFY(!p.record(123456).has_value());
+    }
+
+    // prepare_record writes the content JSON by hand for speed; it must be byte-identical to
+    // nlohmann's dump of record_content_json (the reference serializer) for every kind of string.
+    void preparedJsonMatchesNlohmann() {
+        const std::string nasty = std::string("q\"uo\\te \n\r\t\b\f ctl:") + char(1) + char(31) + char(127) +
+                                  " \xC3\xA9 \xF0\x9F\x98\x80 </script> \\u0041";
+        data::Record pref = preference(nasty, "ok " + nasty, "");
+        pref.pref.score_chosen = 0.1;
+        pref.pref.score_rejected = -3e21;
+        std::vector<data::Record> cases = {pref, sft_record(nasty, nasty), prompt_record(nasty), prompt_record("")};
+        cases.back().prompt.prompt.clear();  // empty message list
+        for (const data::Record& r : cases) {
+            PreparedRecord p = prepare_record(r);
+            QCOMPARE(p.content_json, record_content_json(r).dump());
+            QCOMPARE(p.content_hash, data::content_hash(r));
+            QCOMPARE(p.text, record_text(r));
+        }
     }
 
     void searchFiltersAndPages() {
