@@ -1,10 +1,10 @@
 #include "core/data/byte_stream.h"
 
+#include <sys/stat.h>
+#include <zlib.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
-#include <zlib.h>
 
 #include "core/io/error.h"
 
@@ -15,7 +15,8 @@ constexpr size_t kBufferBytes = 1u << 20;  // 1 MiB reads: large enough for gzre
 
 ByteStream::ByteStream(const std::string& path) : path_(path), buf_(new char[kBufferBytes]) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+    if (::stat(path.c_str(), &st) != 0)
+        throw Error(path + ": cannot open: " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, not a dataset file");
     file_size_ = static_cast<uint64_t>(st.st_size);
     {
@@ -52,7 +53,8 @@ bool ByteStream::refill() {
         int code = 0;
         const char* msg = gzerror(gz, &code);
         // zlib reports a stream cut short as Z_BUF_ERROR at the end of input.
-        if (code == Z_BUF_ERROR) throw Error(path_ + ": unexpected end of gzip data (truncated file)");
+        if (code == Z_BUF_ERROR)
+            throw Error(path_ + ": unexpected end of gzip data (truncated file)");
         if (code != Z_OK) throw Error(path_ + ": gzip error: " + (msg ? msg : "unknown"));
         eof_ = true;
         pos_ = len_ = 0;

@@ -9,7 +9,7 @@
 namespace rlhf::data {
 
 class ByteStream {
-public:
+  public:
     explicit ByteStream(const std::string& path);  // throws rlhf::Error naming path
     ~ByteStream();
     ByteStream(const ByteStream&) = delete;
@@ -39,7 +39,7 @@ public:
     bool is_gzip() const { return gzip_; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     bool refill();
     std::string path_;
     void* gz_ = nullptr;  // gzFile (zlib reads plain files transparently)

@@ -5,10 +5,14 @@
 namespace rlhf::data {
 
 CsvReader::CsvReader(const std::string& path, char delimiter, size_t max_record_bytes)
-    : path_(path), delim_(delimiter), max_bytes_(max_record_bytes),
+    : path_(path),
+      delim_(delimiter),
+      max_bytes_(max_record_bytes),
       lines_(std::make_unique<io::LineReader>(path, max_record_bytes)) {}
 
-bool CsvReader::next_line(std::string& line) { return lines_->next(line); }
+bool CsvReader::next_line(std::string& line) {
+    return lines_->next(line);
+}
 
 void CsvReader::reopen_after(uint64_t line) {
     lines_ = std::make_unique<io::LineReader>(path_, max_bytes_);
@@ -33,8 +37,8 @@ bool CsvReader::next(CsvRow& out) {
 
     std::string field;
     size_t bytes = 0;
-    bool quoted = false;     // inside a quoted section
-    bool was_quoted = false; // the current field started with a quote
+    bool quoted = false;      // inside a quoted section
+    bool was_quoted = false;  // the current field started with a quote
     size_t i = 0;
     for (;;) {
         if (i >= line.size()) {

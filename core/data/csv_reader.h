@@ -14,20 +14,20 @@
 namespace rlhf::data {
 
 struct CsvRow {
-    uint64_t line = 0;                // 1-based line where the record starts
+    uint64_t line = 0;  // 1-based line where the record starts
     std::vector<std::string> fields;
-    std::string category;             // "" = fine; else a kIssue* category (record_error.h)
+    std::string category;  // "" = fine; else a kIssue* category (record_error.h)
     std::string error;
 };
 
 class CsvReader {
-public:
+  public:
     CsvReader(const std::string& path, char delimiter, size_t max_record_bytes);
     // Blank lines between records are skipped. False at end of file.
     bool next(CsvRow& out);
     const io::LineReader& lines() const { return *lines_; }
 
-private:
+  private:
     bool next_line(std::string& line);
     void reopen_after(uint64_t line);
 

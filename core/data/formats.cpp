@@ -1,5 +1,6 @@
 // Format detection and mapping. One table, one mapping function per format.
 //
+// clang-format off
 // | format                        | detected when the record has                  | maps to
 // |-------------------------------|-----------------------------------------------|------------------------------------------------
 // | trl-preference                | chosen + rejected strings (prompt optional),  | preference: prompt = [{"", prompt}] (empty when
@@ -30,6 +31,7 @@
 // alpaca, sharegpt, messages, prompt-completion, text, prompts. CSV cells are strings: a cell
 // that holds a JSON list/object (a message list) is parsed before detection, and numeric fields
 // (scores, labels) accept numeric strings.
+// clang-format on
 #include "core/data/formats.h"
 
 #include <cmath>
@@ -64,17 +66,26 @@ constexpr FormatRow kFormats[] = {
 
 const char* json_type_name(const json& v) {
     switch (v.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::string: return "a string";
-        case json::value_t::array: return "a list";
-        case json::value_t::object: return "an object";
-        case json::value_t::discarded: return "invalid";
-        default: return "a number";
+        case json::value_t::null:
+            return "null";
+        case json::value_t::boolean:
+            return "a boolean";
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::array:
+            return "a list";
+        case json::value_t::object:
+            return "an object";
+        case json::value_t::discarded:
+            return "invalid";
+        default:
+            return "a number";
     }
 }
 
-bool has(const json& o, const char* key) { return o.contains(key); }
+bool has(const json& o, const char* key) {
+    return o.contains(key);
+}
 
 const json& require(const json& o, const std::string& key) {
     auto it = o.find(key);
@@ -86,11 +97,14 @@ const json& require(const json& o, const std::string& key) {
 std::string text_of(const json& v, const std::string& field) {
     if (v.is_null()) throw RecordError(kIssueNullField, "field '" + field + "' is null");
     if (!v.is_string())
-        throw RecordError(kIssueWrongType, "field '" + field + "' is " + json_type_name(v) + ", expected a string");
+        throw RecordError(kIssueWrongType,
+                          "field '" + field + "' is " + json_type_name(v) + ", expected a string");
     return v.get<std::string>();
 }
 
-std::string require_text(const json& o, const std::string& key) { return text_of(require(o, key), key); }
+std::string require_text(const json& o, const std::string& key) {
+    return text_of(require(o, key), key);
+}
 
 // An optional string field: absent or null -> "".
 std::string optional_text(const json& o, const std::string& key) {
@@ -117,7 +131,8 @@ Messages turns_of(const json& v, const std::string& field, const char* role_key 
         const json& m = v[i];
         std::string where = field + "[" + std::to_string(i) + "]";
         if (!m.is_object())
-            throw RecordError(kIssueWrongType, where + " is " + json_type_name(m) + ", expected a message object");
+            throw RecordError(kIssueWrongType,
+                              where + " is " + json_type_name(m) + ", expected a message object");
         Message msg;
         msg.role = text_of(require(m, role_key), where + "." + role_key);
         msg.content = text_of(require(m, content_key), where + "." + content_key);
@@ -129,7 +144,9 @@ Messages turns_of(const json& v, const std::string& field, const char* role_key 
     return out;
 }
 
-Messages require_turns(const json& o, const std::string& key) { return turns_of(require(o, key), key); }
+Messages require_turns(const json& o, const std::string& key) {
+    return turns_of(require(o, key), key);
+}
 
 // Number or numeric string (CSV); absent/null -> nullopt.
 std::optional<double> optional_number(const json& o, const std::string& key) {
@@ -144,7 +161,8 @@ std::optional<double> optional_number(const json& o, const std::string& key) {
         double d = std::strtod(s.c_str(), &end);
         if (end != s.c_str() && *end == '\0' && std::isfinite(d)) return d;
     }
-    throw RecordError(kIssueWrongType, "field '" + key + "' is " + json_type_name(*it) + ", expected a number");
+    throw RecordError(kIssueWrongType,
+                      "field '" + key + "' is " + json_type_name(*it) + ", expected a number");
 }
 
 bool looks_like_hh(const json& v) {
@@ -195,10 +213,15 @@ Record map_known(Format f, const json& o) {
             const json& c = require(o, "chosen");
             const json& rj = require(o, "rejected");
             if (!c.is_array())
-                throw RecordError(kIssueWrongType, std::string("field 'chosen' is ") + json_type_name(c) + ", expected a list of messages");
+                throw RecordError(kIssueWrongType, std::string("field 'chosen' is ") +
+                                                       json_type_name(c) +
+                                                       ", expected a list of messages");
             if (!rj.is_array())
-                throw RecordError(kIssueWrongType, std::string("field 'rejected' is ") + json_type_name(rj) + ", expected a list of messages");
-            return preference(std::move(prompt), turns_of(c, "chosen"), turns_of(rj, "rejected"), o);
+                throw RecordError(kIssueWrongType, std::string("field 'rejected' is ") +
+                                                       json_type_name(rj) +
+                                                       ", expected a list of messages");
+            return preference(std::move(prompt), turns_of(c, "chosen"), turns_of(rj, "rejected"),
+                              o);
         }
         case Format::HhRlhf: {
             if (has(o, "prompt"))
@@ -222,11 +245,12 @@ Record map_known(Format f, const json& o) {
             std::optional<double> label = optional_number(o, "labels");
             if (!label) throw RecordError(kIssueMissingField, "missing field 'labels'");
             if (*label != 0.0 && *label != 1.0)
-                throw RecordError(kIssueBadValue, "field 'labels' is " + std::to_string(*label) + ", expected 0 or 1");
+                throw RecordError(kIssueBadValue, "field 'labels' is " + std::to_string(*label) +
+                                                      ", expected 0 or 1");
             bool a_wins = *label == 1.0;
             Record r = preference({{"user", history}}, {{"assistant", a_wins ? a : b}},
-                                  {{"assistant", a_wins ? b : a}}, o, a_wins ? "score_A" : "score_B",
-                                  a_wins ? "score_B" : "score_A");
+                                  {{"assistant", a_wins ? b : a}}, o,
+                                  a_wins ? "score_A" : "score_B", a_wins ? "score_B" : "score_A");
             return r;
         }
         case Format::Alpaca: {
@@ -239,7 +263,8 @@ Record map_known(Format f, const json& o) {
         case Format::ShareGpt: {
             const json& conv = require(o, "conversations");
             if (!conv.is_array())
-                throw RecordError(kIssueWrongType, std::string("field 'conversations' is ") + json_type_name(conv) + ", expected a list");
+                throw RecordError(kIssueWrongType, std::string("field 'conversations' is ") +
+                                                       json_type_name(conv) + ", expected a list");
             Messages ms;
             std::string system = optional_text(o, "system");
             if (!system.empty()) ms.push_back({"system", system});
@@ -247,17 +272,23 @@ Record map_known(Format f, const json& o) {
                 std::string where = "conversations[" + std::to_string(i) + "]";
                 const json& t = conv[i];
                 if (!t.is_object())
-                    throw RecordError(kIssueWrongType, where + " is " + json_type_name(t) + ", expected an object");
+                    throw RecordError(kIssueWrongType,
+                                      where + " is " + json_type_name(t) + ", expected an object");
                 std::string from = text_of(require(t, "from"), where + ".from");
                 std::string value = text_of(require(t, "value"), where + ".value");
                 std::string role;
-                if (from == "human" || from == "user") role = "user";
-                else if (from == "gpt" || from == "assistant" || from == "chatgpt" || from == "bard" ||
-                         from == "bing" || from == "model")
+                if (from == "human" || from == "user")
+                    role = "user";
+                else if (from == "gpt" || from == "assistant" || from == "chatgpt" ||
+                         from == "bard" || from == "bing" || from == "model")
                     role = "assistant";
-                else if (from == "system") role = "system";
-                else if (from == "tool" || from == "function" || from == "observation") role = "tool";
-                else throw RecordError(kIssueBadValue, where + ".from: unknown speaker '" + from + "'");
+                else if (from == "system")
+                    role = "system";
+                else if (from == "tool" || from == "function" || from == "observation")
+                    role = "tool";
+                else
+                    throw RecordError(kIssueBadValue,
+                                      where + ".from: unknown speaker '" + from + "'");
                 ms.push_back({role, std::move(value)});
             }
             return sft(std::move(ms));
@@ -265,7 +296,8 @@ Record map_known(Format f, const json& o) {
         case Format::Messages: {
             const json& m = require(o, "messages");
             if (!m.is_array())
-                throw RecordError(kIssueWrongType, std::string("field 'messages' is ") + json_type_name(m) + ", expected a list");
+                throw RecordError(kIssueWrongType, std::string("field 'messages' is ") +
+                                                       json_type_name(m) + ", expected a list");
             return sft(turns_of(m, "messages"));
         }
         case Format::Text:
@@ -280,7 +312,8 @@ Record map_known(Format f, const json& o) {
             Record r;
             r.kind = RecordKind::Prompt;
             r.prompt.prompt = require_turns(o, "prompt");
-            if (r.prompt.prompt.empty()) throw RecordError(kIssueEmptyRecord, "field 'prompt' has no messages");
+            if (r.prompt.prompt.empty())
+                throw RecordError(kIssueEmptyRecord, "field 'prompt' has no messages");
             return r;
         }
     }
@@ -293,14 +326,22 @@ bool has_signature_field(Format f, const json& o) {
         case Format::TrlPreference:
         case Format::TrlPreferenceConversational:
         case Format::HhRlhf:
-        case Format::UltraFeedback: return has(o, "chosen") || has(o, "rejected");
-        case Format::Shp: return has(o, "human_ref_A") || has(o, "human_ref_B");
-        case Format::Alpaca: return has(o, "instruction");
-        case Format::ShareGpt: return has(o, "conversations");
-        case Format::Messages: return has(o, "messages");
-        case Format::Text: return has(o, "text");
-        case Format::PromptCompletion: return has(o, "completion");
-        case Format::Prompts: return has(o, "prompt");
+        case Format::UltraFeedback:
+            return has(o, "chosen") || has(o, "rejected");
+        case Format::Shp:
+            return has(o, "human_ref_A") || has(o, "human_ref_B");
+        case Format::Alpaca:
+            return has(o, "instruction");
+        case Format::ShareGpt:
+            return has(o, "conversations");
+        case Format::Messages:
+            return has(o, "messages");
+        case Format::Text:
+            return has(o, "text");
+        case Format::PromptCompletion:
+            return has(o, "completion");
+        case Format::Prompts:
+            return has(o, "prompt");
     }
     return false;
 }
@@ -330,8 +371,9 @@ std::optional<Format> detect_format(const json& o) {
     if (has(o, "chosen") && has(o, "rejected")) {
         const json& c = o["chosen"];
         if (c.is_array())
-            return has(o, "score_chosen") || has(o, "score_rejected") ? Format::UltraFeedback
-                                                                      : Format::TrlPreferenceConversational;
+            return has(o, "score_chosen") || has(o, "score_rejected")
+                       ? Format::UltraFeedback
+                       : Format::TrlPreferenceConversational;
         if (!has(o, "prompt") && looks_like_hh(c)) return Format::HhRlhf;
         return Format::TrlPreference;
     }
@@ -347,7 +389,8 @@ std::optional<Format> detect_format(const json& o) {
 
 Record map_record(Format f, const json& o) {
     if (!o.is_object())
-        throw RecordError(kIssueNotObject, std::string("record is ") + json_type_name(o) + ", expected an object");
+        throw RecordError(kIssueNotObject,
+                          std::string("record is ") + json_type_name(o) + ", expected an object");
     try {
         Record r = map_known(f, o);
         r.format = format_name(f);
@@ -359,8 +402,9 @@ Record map_record(Format f, const json& o) {
         // (name the field); one holding none of them is a record of another format.
         std::optional<Format> other = detect_format(o);
         if (other && *other != f && !has_signature_field(f, o))
-            throw RecordError(kIssueFormatMismatch, std::string("record looks like '") + format_name(*other) +
-                                                        "', the file is '" + format_name(f) + "': " + e.what());
+            throw RecordError(kIssueFormatMismatch, std::string("record looks like '") +
+                                                        format_name(*other) + "', the file is '" +
+                                                        format_name(f) + "': " + e.what());
         throw;
     }
 }
@@ -375,11 +419,12 @@ bool can_convert(RecordKind from, RecordKind to) {
 void convert_record(Record& r, RecordKind to) {
     if (r.kind == to) return;
     if (!can_convert(r.kind, to))
-        throw RecordError(kIssueBadValue, std::string("cannot import ") + record_kind_name(r.kind) + " records as " +
-                                              record_kind_name(to));
+        throw RecordError(kIssueBadValue, std::string("cannot import ") + record_kind_name(r.kind) +
+                                              " records as " + record_kind_name(to));
     if (r.kind == RecordKind::Preference && to == RecordKind::Prompt) {
         if (r.pref.prompt.empty())
-            throw RecordError(kIssueBadValue, "the pair has no separate prompt (implicit-prompt format)");
+            throw RecordError(kIssueBadValue,
+                              "the pair has no separate prompt (implicit-prompt format)");
         r.prompt.prompt = std::move(r.pref.prompt);
     } else if (r.kind == RecordKind::Preference && to == RecordKind::Sft) {
         r.sft.messages = std::move(r.pref.prompt);
@@ -392,7 +437,9 @@ void convert_record(Record& r, RecordKind to) {
                 end = i;
                 break;
             }
-        if (end == 0) throw RecordError(kIssueBadValue, "the conversation has no turn before its first assistant turn");
+        if (end == 0)
+            throw RecordError(kIssueBadValue,
+                              "the conversation has no turn before its first assistant turn");
         r.prompt.prompt.assign(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(end));
     }
     r.pref = PreferencePair{};
@@ -404,8 +451,10 @@ void convert_record(Record& r, RecordKind to) {
 Messages parse_hh_transcript(const std::string& text) {
     // Markers as the HH-RLHF files write them: each turn opens with "\n\nHuman:" or
     // "\n\nAssistant:"; a transcript may also begin with "Human:" directly.
-    static const struct { const char* marker; const char* role; } kMarkers[] = {
-        {"\n\nHuman:", "user"}, {"\n\nAssistant:", "assistant"}};
+    static const struct {
+        const char* marker;
+        const char* role;
+    } kMarkers[] = {{"\n\nHuman:", "user"}, {"\n\nAssistant:", "assistant"}};
     auto find_next = [&](size_t from, size_t& at, size_t& len, const char*& role) {
         at = std::string::npos;
         for (const auto& m : kMarkers) {
@@ -420,7 +469,9 @@ Messages parse_hh_transcript(const std::string& text) {
     };
     auto trim = [](const std::string& s, size_t b, size_t e) {
         while (b < e && (s[b] == ' ' || s[b] == '\n' || s[b] == '\t' || s[b] == '\r')) ++b;
-        while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\t' || s[e - 1] == '\r')) --e;
+        while (e > b &&
+               (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\t' || s[e - 1] == '\r'))
+            --e;
         return s.substr(b, e - b);
     };
     Messages out;
@@ -433,7 +484,8 @@ Messages parse_hh_transcript(const std::string& text) {
         len = 10;
         role = "assistant";
     } else if (!find_next(0, at, len, role)) {
-        throw RecordError(kIssueBadValue, "no '\\n\\nHuman:' or '\\n\\nAssistant:' turn in the transcript");
+        throw RecordError(kIssueBadValue,
+                          "no '\\n\\nHuman:' or '\\n\\nAssistant:' turn in the transcript");
     }
     if (!trim(text, 0, at).empty())
         throw RecordError(kIssueBadValue, "text before the first 'Human:' turn of the transcript");
@@ -461,7 +513,8 @@ void split_preference(Messages prompt, Messages chosen, Messages rejected, Prefe
     };
     if (!prompt.empty() && starts_with(chosen, prompt) && starts_with(rejected, prompt)) {
         chosen.erase(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(prompt.size()));
-        rejected.erase(rejected.begin(), rejected.begin() + static_cast<std::ptrdiff_t>(prompt.size()));
+        rejected.erase(rejected.begin(),
+                       rejected.begin() + static_cast<std::ptrdiff_t>(prompt.size()));
     }
     size_t k = 0;
     while (k < chosen.size() && k < rejected.size() && chosen[k] == rejected[k]) ++k;

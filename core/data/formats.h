@@ -27,7 +27,7 @@ enum class Format {
 
 const char* format_name(Format f);  // "trl-preference", "hh-rlhf", ...
 std::optional<Format> format_from_name(const std::string& name);
-RecordKind format_kind(Format f);   // the kind of record a format yields natively
+RecordKind format_kind(Format f);  // the kind of record a format yields natively
 
 // The format whose fields `obj` has, or nullopt when none fits (see the table in formats.cpp).
 std::optional<Format> detect_format(const nlohmann::json& obj);

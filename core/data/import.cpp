@@ -36,19 +36,19 @@ constexpr size_t kMaxRecordBytes = 64u << 20;  // one record (line, element, CSV
 constexpr int kMaxDepth = 128;                 // real records nest < 10 levels
 constexpr size_t kDetectRecords = 8;           // valid records looked at before deciding a format
 constexpr size_t kDetectMaxBuffered = 256;     // records buffered for detection at most...
-constexpr size_t kDetectMaxBytes = 64u << 20;   // ...and bytes of their text at most
+constexpr size_t kDetectMaxBytes = 64u << 20;  // ...and bytes of their text at most
 
 // One record as the container yields it, before any format is applied.
 struct RawRecord {
     uint64_t line = 0;       // ImportIssue::line / Record::line
     uint64_t file_line = 0;  // physical line where it starts
     json value;
-    size_t bytes = 0;        // size of the record's text, to bound what detection buffers
+    size_t bytes = 0;             // size of the record's text, to bound what detection buffers
     std::string category, error;  // set when the record is unusable
 };
 
 class RawSource {
-public:
+  public:
     virtual ~RawSource() = default;
     virtual bool next(RawRecord& out) = 0;
     virtual uint64_t bytes_done() const = 0;
@@ -63,8 +63,10 @@ int64_t json_depth(const std::string& s) {
     for (size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
         if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_string = false;
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '{' || c == '[') {
@@ -101,7 +103,7 @@ void parse_record_text(const std::string& text, RawRecord& out) {
 }
 
 class JsonlSource : public RawSource {
-public:
+  public:
     explicit JsonlSource(const std::string& path) : lines_(path, kMaxRecordBytes) {}
     bool next(RawRecord& out) override {
         std::string line;
@@ -123,12 +125,12 @@ public:
     uint64_t bytes_done() const override { return lines_.compressed_bytes_read(); }
     uint64_t bytes_total() const override { return lines_.file_size(); }
 
-private:
+  private:
     io::LineReader lines_;
 };
 
 class JsonArraySource : public RawSource {
-public:
+  public:
     explicit JsonArraySource(const std::string& path)
         : in_(path), reader_(in_, kMaxRecordBytes, kMaxDepth) {}
     bool next(RawRecord& out) override {
@@ -149,22 +151,25 @@ public:
     uint64_t bytes_done() const override { return in_.compressed_bytes_read(); }
     uint64_t bytes_total() const override { return in_.file_size(); }
 
-private:
+  private:
     ByteStream in_;
     JsonArrayReader reader_;
 };
 
 class CsvSource : public RawSource {
-public:
+  public:
     CsvSource(const std::string& path, char delim) : csv_(path, delim, kMaxRecordBytes) {
         CsvRow header;
         if (!csv_.next(header)) throw Error(path + ": empty file (no records)");
         if (!header.category.empty())
-            throw Error(path + ":" + std::to_string(header.line) + ": bad header row: " + header.error);
+            throw Error(path + ":" + std::to_string(header.line) +
+                        ": bad header row: " + header.error);
         for (std::string& h : header.fields) {
             size_t b = h.find_first_not_of(" \t"), e = h.find_last_not_of(" \t");
             h = b == std::string::npos ? std::string() : h.substr(b, e - b + 1);
-            if (!is_valid_utf8(h)) throw Error(path + ":" + std::to_string(header.line) + ": invalid UTF-8 in the header row");
+            if (!is_valid_utf8(h))
+                throw Error(path + ":" + std::to_string(header.line) +
+                            ": invalid UTF-8 in the header row");
         }
         header_ = std::move(header.fields);
         header_line_ = header.line;
@@ -215,7 +220,7 @@ public:
     uint64_t bytes_done() const override { return csv_.lines().compressed_bytes_read(); }
     uint64_t bytes_total() const override { return csv_.lines().file_size(); }
 
-private:
+  private:
     CsvReader csv_;
     std::vector<std::string> header_;
     uint64_t header_line_ = 0;
@@ -262,8 +267,10 @@ Container sniff_container(const std::string& path) {
                 }
                 continue;
             }
-            if (c == '"') in_string = true;
-            else if (c == '{' || c == '[') ++depth;
+            if (c == '"')
+                in_string = true;
+            else if (c == '{' || c == '[')
+                ++depth;
             else if (c == '}' || c == ']') {
                 if (--depth == 0) break;
             } else if (c == '\n') {
@@ -276,7 +283,8 @@ Container sniff_container(const std::string& path) {
         if (ke != std::string::npos) {
             std::string key = head.substr(k + 1, ke - k - 1);
             size_t v = head.find_first_not_of(" \t\r\n:", ke + 1);
-            if ((key == "data" || key == "rows" || key == "train") && v != std::string::npos && head[v] == '[')
+            if ((key == "data" || key == "rows" || key == "train") && v != std::string::npos &&
+                head[v] == '[')
                 return Container::Json;
         }
         return Container::Jsonl;
@@ -284,7 +292,8 @@ Container sniff_container(const std::string& path) {
     if (ext == ".json") return Container::Json;
     // No telling name: a header row with more tabs than commas is TSV.
     std::string first;
-    while ((c = in.get()) >= 0 && c != '\n' && first.size() < (1u << 16)) first += static_cast<char>(c);
+    while ((c = in.get()) >= 0 && c != '\n' && first.size() < (1u << 16))
+        first += static_cast<char>(c);
     size_t tabs = 0, commas = 0;
     for (char ch : first) tabs += ch == '\t', commas += ch == ',';
     if (tabs == 0 && commas == 0)
@@ -294,10 +303,14 @@ Container sniff_container(const std::string& path) {
 
 std::unique_ptr<RawSource> open_source(const std::string& path, Container c) {
     switch (c) {
-        case Container::Json: return std::make_unique<JsonArraySource>(path);
-        case Container::Jsonl: return std::make_unique<JsonlSource>(path);
-        case Container::Csv: return std::make_unique<CsvSource>(path, ',');
-        case Container::Tsv: return std::make_unique<CsvSource>(path, '\t');
+        case Container::Json:
+            return std::make_unique<JsonArraySource>(path);
+        case Container::Jsonl:
+            return std::make_unique<JsonlSource>(path);
+        case Container::Csv:
+            return std::make_unique<CsvSource>(path, ',');
+        case Container::Tsv:
+            return std::make_unique<CsvSource>(path, '\t');
     }
     return nullptr;
 }
@@ -322,7 +335,8 @@ void finish_record(Record& r, const ImportOptions& o) {
     clean_text(r.pref.rejected, o);
     clean_text(r.sft.messages, o);
     clean_text(r.prompt.prompt, o);
-    if (o.drop_identical_pairs && r.kind == RecordKind::Preference && r.pref.chosen == r.pref.rejected)
+    if (o.drop_identical_pairs && r.kind == RecordKind::Preference &&
+        r.pref.chosen == r.pref.rejected)
         throw RecordError(kIssueIdenticalPair, "chosen and rejected are identical");
     if (o.count_tokens && (o.min_tokens || o.max_tokens)) {
         size_t n = 0;
@@ -332,21 +346,28 @@ void finish_record(Record& r, const ImportOptions& o) {
                 n = count_messages(r.pref.prompt, o) +
                     std::max(count_messages(r.pref.chosen, o), count_messages(r.pref.rejected, o));
                 break;
-            case RecordKind::Sft: n = count_messages(r.sft.messages, o); break;
-            case RecordKind::Prompt: n = count_messages(r.prompt.prompt, o); break;
+            case RecordKind::Sft:
+                n = count_messages(r.sft.messages, o);
+                break;
+            case RecordKind::Prompt:
+                n = count_messages(r.prompt.prompt, o);
+                break;
         }
         if (o.min_tokens && n < o.min_tokens)
-            throw RecordError(kIssueLengthFilter, std::to_string(n) + " tokens, fewer than min_tokens " +
+            throw RecordError(kIssueLengthFilter, std::to_string(n) +
+                                                      " tokens, fewer than min_tokens " +
                                                       std::to_string(o.min_tokens));
         if (o.max_tokens && n > o.max_tokens)
-            throw RecordError(kIssueLengthFilter, std::to_string(n) + " tokens, more than max_tokens " +
+            throw RecordError(kIssueLengthFilter, std::to_string(n) +
+                                                      " tokens, more than max_tokens " +
                                                       std::to_string(o.max_tokens));
     }
 }
 
 class Importer {
-public:
-    Importer(const std::string& path, const ImportOptions& o, const std::function<void(Record&&)>& sink)
+  public:
+    Importer(const std::string& path, const ImportOptions& o,
+             const std::function<void(Record&&)>& sink)
         : path_(path), o_(o), sink_(sink) {
         summary_.file = path;
     }
@@ -366,8 +387,9 @@ public:
         RecordKind native = format_kind(*format);
         summary_.kind = o_.as ? *o_.as : native;
         if (!can_convert(native, summary_.kind))
-            throw Error(path_ + ": " + format_name(*format) + " records are " + record_kind_name(native) +
-                        " and cannot be imported as " + record_kind_name(summary_.kind));
+            throw Error(path_ + ": " + format_name(*format) + " records are " +
+                        record_kind_name(native) + " and cannot be imported as " +
+                        record_kind_name(summary_.kind));
         for (RawRecord& raw : buffered) handle(raw, *format);
         buffered.clear();
         RawRecord raw;
@@ -376,7 +398,7 @@ public:
         return std::move(summary_);
     }
 
-private:
+  private:
     static std::string names() {
         std::string s;
         for (const std::string& n : import_format_names()) s += ", " + n;
@@ -391,8 +413,8 @@ private:
         std::string first_problem;
         RawRecord raw;
         size_t bytes = 0;
-        while (objects < kDetectRecords && buffered.size() < kDetectMaxBuffered && bytes < kDetectMaxBytes &&
-               next_raw(raw)) {
+        while (objects < kDetectRecords && buffered.size() < kDetectMaxBuffered &&
+               bytes < kDetectMaxBytes && next_raw(raw)) {
             bytes += raw.bytes;
             if (raw.error.empty()) {
                 std::optional<Format> f = detect_format(raw.value);
@@ -403,9 +425,10 @@ private:
                         if (v.first == *f) ++v.second, found = true;
                     if (!found) votes.push_back({*f, 1});
                 } else if (first_problem.empty()) {
-                    first_problem = path_ + ":" + std::to_string(raw.line) + ": " +
-                                    (raw.value.is_object() ? "the record's fields fit no known format"
-                                                           : "the record is not an object");
+                    first_problem =
+                        path_ + ":" + std::to_string(raw.line) + ": " +
+                        (raw.value.is_object() ? "the record's fields fit no known format"
+                                               : "the record is not an object");
                 }
             } else if (first_problem.empty()) {
                 first_problem = path_ + ":" + std::to_string(raw.line) + ": " + raw.error;
@@ -414,7 +437,8 @@ private:
         }
         if (votes.empty()) {
             if (buffered.empty()) throw Error(path_ + ": empty file (no records)");
-            throw Error(path_ + ": cannot detect the dataset format (pass --format); first problem: " +
+            throw Error(path_ +
+                        ": cannot detect the dataset format (pass --format); first problem: " +
                         (first_problem.empty() ? std::string("no records") : first_problem));
         }
         size_t best = 0;
@@ -446,7 +470,8 @@ private:
         }
     }
 
-    void issue(uint64_t line, uint64_t file_line, const std::string& category, const std::string& reason) {
+    void issue(uint64_t line, uint64_t file_line, const std::string& category,
+               const std::string& reason) {
         ++summary_.records_skipped;
         ++summary_.skipped_by_reason[category];
         if (summary_.issues.size() < o_.max_issues_kept) {
@@ -454,7 +479,8 @@ private:
             is.line = line;
             is.reason = reason;
             // JSON arrays number elements; say where the element is in the file as well.
-            if (file_line && file_line != line) is.reason += " (element starts on line " + std::to_string(file_line) + ")";
+            if (file_line && file_line != line)
+                is.reason += " (element starts on line " + std::to_string(file_line) + ")";
             is.category = category;
             is.file_line = file_line;
             summary_.issues.push_back(std::move(is));

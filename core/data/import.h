@@ -35,8 +35,8 @@ struct ImportOptions {
 struct ImportIssue {
     uint64_t line = 0;       // 1-based line (JSONL), record (CSV) or element index + 1 (JSON array)
     std::string reason;      // "missing field 'chosen'", "invalid UTF-8", ...
-    std::string category;    // the skipped_by_reason key it was counted under ("missing field", ...)
-    uint64_t file_line = 0;  // physical line where the record starts (differs from line in JSON arrays)
+    std::string category;    // the skipped_by_reason key it was counted under ("missing field")
+    uint64_t file_line = 0;  // line where the record starts (differs from `line` in JSON arrays)
     std::string to_string(const std::string& file) const;  // "<file>:<line>: <reason>"
 };
 

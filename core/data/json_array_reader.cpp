@@ -5,7 +5,9 @@
 
 namespace rlhf::data {
 namespace {
-bool is_ws(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 }  // namespace
 
 int JsonArrayReader::get() {
@@ -41,7 +43,8 @@ std::string JsonArrayReader::read_key() {
     get();  // opening quote
     for (;;) {
         int c = get();
-        if (c < 0) throw Error(in_.path() + ":" + std::to_string(line_) + ": file ends inside a key");
+        if (c < 0)
+            throw Error(in_.path() + ":" + std::to_string(line_) + ": file ends inside a key");
         if (c == '"') return key;
         if (c == '\\') {
             key += '\\';
@@ -66,8 +69,10 @@ void JsonArrayReader::skip_value() {
     bool in_string = false;
     while ((c = get()) >= 0) {
         if (in_string) {
-            if (c == '\\') get();
-            else if (c == '"') in_string = false;
+            if (c == '\\')
+                get();
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '{' || c == '[') {
@@ -84,11 +89,13 @@ void JsonArrayReader::find_list_in_object() {
         int c = in_.peek();
         if (c == '}' || c < 0) break;
         if (c != '"')
-            throw Error(in_.path() + ":" + std::to_string(line_) + ": expected a key in the top-level object");
+            throw Error(in_.path() + ":" + std::to_string(line_) +
+                        ": expected a key in the top-level object");
         std::string key = read_key();
         skip_ws();
         if (get() != ':')
-            throw Error(in_.path() + ":" + std::to_string(line_) + ": expected ':' after key '" + key + "'");
+            throw Error(in_.path() + ":" + std::to_string(line_) + ": expected ':' after key '" +
+                        key + "'");
         skip_ws();
         if ((key == "data" || key == "rows" || key == "train") && in_.peek() == '[') {
             get();
@@ -98,7 +105,8 @@ void JsonArrayReader::find_list_in_object() {
         skip_ws();
         if (in_.peek() == ',') get();
     }
-    throw Error(in_.path() + ": the top-level JSON object has no 'data', 'rows' or 'train' list of records");
+    throw Error(in_.path() +
+                ": the top-level JSON object has no 'data', 'rows' or 'train' list of records");
 }
 
 bool JsonArrayReader::next(JsonElement& out) {
@@ -140,9 +148,12 @@ bool JsonArrayReader::next(JsonElement& out) {
         for (; i < n; ++i) {
             const char ch = p[i];
             if (in_string) {
-                if (ch == '\n') ++line_;  // invalid in JSON (the parser says so), but a line all the same
-                if (escape) escape = false;
-                else if (ch == '\\') escape = true;
+                if (ch == '\n')
+                    ++line_;  // invalid in JSON (the parser says so), but a line all the same
+                if (escape)
+                    escape = false;
+                else if (ch == '\\')
+                    escape = true;
                 else if (ch == '"') {
                     in_string = false;
                     if (depth == 0) {  // a string element ends here

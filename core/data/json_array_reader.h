@@ -12,15 +12,15 @@
 namespace rlhf::data {
 
 struct JsonElement {
-    uint64_t index = 0;      // 1-based position in the array
-    uint64_t line = 0;       // 1-based line of the file where the element starts
-    std::string text;        // the element's JSON text (empty when error is set)
-    std::string category;    // "" = fine; otherwise a kIssue* category (record_error.h)
-    std::string error;       // reason, e.g. "element nested deeper than 128 levels"
+    uint64_t index = 0;    // 1-based position in the array
+    uint64_t line = 0;     // 1-based line of the file where the element starts
+    std::string text;      // the element's JSON text (empty when error is set)
+    std::string category;  // "" = fine; otherwise a kIssue* category (record_error.h)
+    std::string error;     // reason, e.g. "element nested deeper than 128 levels"
 };
 
 class JsonArrayReader {
-public:
+  public:
     // Positions the stream at the first element. Throws rlhf::Error naming the path when the
     // file is neither an array nor an object with such a list.
     JsonArrayReader(ByteStream& in, size_t max_element_bytes, int max_depth);
@@ -28,11 +28,11 @@ public:
     // category is kIssueTruncated.
     bool next(JsonElement& out);
 
-private:
+  private:
     int get();
     void skip_ws();
-    std::string read_key();           // at '"': the key text (escapes kept raw; keys are short)
-    void skip_value();                // any value, at its first byte
+    std::string read_key();  // at '"': the key text (escapes kept raw; keys are short)
+    void skip_value();       // any value, at its first byte
     void find_list_in_object();
 
     ByteStream& in_;

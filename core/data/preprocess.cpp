@@ -73,8 +73,8 @@ bool is_block_tag(std::string_view tag) {
     while (e < tag.size() && std::isalnum(static_cast<unsigned char>(tag[e]))) ++e;
     std::string name(tag.substr(0, e));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    static const char* const kBlock[] = {"br", "p", "div", "li", "tr", "h1", "h2", "h3",
-                                         "h4", "h5", "h6", "ul", "ol", "table", "pre"};
+    static const char* const kBlock[] = {"br", "p",  "div", "li", "tr", "h1",    "h2", "h3",
+                                         "h4", "h5", "h6",  "ul", "ol", "table", "pre"};
     for (const char* b : kBlock)
         if (name == b) return true;
     return false;
@@ -85,8 +85,11 @@ size_t decode_entity(std::string_view s, size_t i, std::string& out) {
     size_t semi = s.find(';', i + 1);
     if (semi == std::string_view::npos || semi - i > 10) return 0;
     std::string_view name = s.substr(i + 1, semi - i - 1);
-    static const struct { const char* name; const char* text; } kNamed[] = {
-        {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", " "}};
+    static const struct {
+        const char* name;
+        const char* text;
+    } kNamed[] = {{"amp", "&"},   {"lt", "<"},   {"gt", ">"},
+                  {"quot", "\""}, {"apos", "'"}, {"nbsp", " "}};
     for (const auto& e : kNamed) {
         if (name == e.name) {
             out += e.text;
@@ -100,10 +103,14 @@ size_t decode_entity(std::string_view s, size_t i, std::string& out) {
         uint32_t cp = 0;
         for (char c : digits) {
             int d;
-            if (c >= '0' && c <= '9') d = c - '0';
-            else if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-            else if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
-            else return 0;
+            if (c >= '0' && c <= '9')
+                d = c - '0';
+            else if (hex && c >= 'a' && c <= 'f')
+                d = c - 'a' + 10;
+            else if (hex && c >= 'A' && c <= 'F')
+                d = c - 'A' + 10;
+            else
+                return 0;
             cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(d);
             if (cp > 0x10FFFF) return 0;
         }
@@ -160,7 +167,7 @@ std::string strip_html(std::string_view s) {
 std::string normalize_whitespace(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    size_t newlines = 0;       // newlines in the current run
+    size_t newlines = 0;  // newlines in the current run
     bool pending_space = false;
     for (size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
@@ -177,8 +184,10 @@ std::string normalize_whitespace(std::string_view s) {
             if (newlines == 0 && !out.empty()) pending_space = true;  // leading spaces dropped
             continue;
         }
-        if (newlines && !out.empty()) out.append(newlines >= 2 ? 2 : 1, '\n');
-        else if (pending_space) out += ' ';
+        if (newlines && !out.empty())
+            out.append(newlines >= 2 ? 2 : 1, '\n');
+        else if (pending_space)
+            out += ' ';
         newlines = 0;
         pending_space = false;
         out += c;

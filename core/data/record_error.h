@@ -26,12 +26,12 @@ inline constexpr const char* kIssueLengthFilter = "length filter";
 inline constexpr const char* kIssueEmptyRecord = "empty record";
 
 class RecordError : public std::runtime_error {
-public:
+  public:
     RecordError(std::string category, const std::string& reason)
         : std::runtime_error(reason), category_(std::move(category)) {}
     const std::string& category() const { return category_; }
 
-private:
+  private:
     std::string category_;
 };
 

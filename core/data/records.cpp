@@ -9,9 +9,12 @@ namespace rlhf::data {
 
 const char* record_kind_name(RecordKind k) {
     switch (k) {
-        case RecordKind::Preference: return "preference";
-        case RecordKind::Sft: return "sft";
-        case RecordKind::Prompt: return "prompts";
+        case RecordKind::Preference:
+            return "preference";
+        case RecordKind::Sft:
+            return "sft";
+        case RecordKind::Prompt:
+            return "prompts";
     }
     return "preference";
 }
@@ -52,8 +55,8 @@ std::string content_hash(const Record& r) {
             c["prompt"] = canonical_messages(r.prompt.prompt);
             break;
     }
-    return io::sha256_hex(c.dump(-1, ' ', /*ensure_ascii=*/false,
-                                 nlohmann::json::error_handler_t::replace));
+    return io::sha256_hex(
+        c.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace rlhf::data

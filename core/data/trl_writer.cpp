@@ -1,5 +1,6 @@
 // TrlJsonlWriter: records as TRL dataset rows, one JSON object per line.
 //
+// clang-format off
 // | kind       | Standard style                                   | Conversational style
 // |------------|--------------------------------------------------|------------------------------------------
 // | preference | {"prompt": s, "chosen": s, "rejected": s}        | {"prompt": [m], "chosen": [m], "rejected": [m]}
@@ -14,6 +15,7 @@
 // a role-less message inside an otherwise conversational record takes the role its field implies
 // (prompt -> user, responses -> assistant). Preference scores are kept as score_chosen /
 // score_rejected (TRL ignores extra columns).
+// clang-format on
 #include "core/data/import.h"
 
 #include <nlohmann/json.hpp>
@@ -60,7 +62,9 @@ TrlJsonlWriter::TrlJsonlWriter(const std::string& path, ExportStyle style) : imp
     impl_->style = style;
 }
 
-TrlJsonlWriter::~TrlJsonlWriter() { delete impl_; }  // not committed -> the temp file goes
+TrlJsonlWriter::~TrlJsonlWriter() {
+    delete impl_;
+}  // not committed -> the temp file goes
 
 void TrlJsonlWriter::write(const Record& r) {
     json row = json::object();
@@ -95,8 +99,10 @@ void TrlJsonlWriter::write(const Record& r) {
             break;
         }
         case RecordKind::Prompt:
-            if (conv && any_role(r.prompt.prompt)) row["prompt"] = as_list(r.prompt.prompt, "user");
-            else row["prompt"] = joined(r.prompt.prompt);
+            if (conv && any_role(r.prompt.prompt))
+                row["prompt"] = as_list(r.prompt.prompt, "user");
+            else
+                row["prompt"] = joined(r.prompt.prompt);
             break;
     }
     std::string line = row.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
@@ -104,6 +110,8 @@ void TrlJsonlWriter::write(const Record& r) {
     impl_->out.write(line);
 }
 
-void TrlJsonlWriter::commit() { impl_->out.commit(); }
+void TrlJsonlWriter::commit() {
+    impl_->out.commit();
+}
 
 }  // namespace rlhf::data

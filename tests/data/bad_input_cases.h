@@ -13,12 +13,12 @@ extern const QByteArray kHh;      // a good hh-rlhf JSONL line
 extern const QByteArray kAlpaca;  // a good alpaca JSONL line
 
 QByteArray lines(std::initializer_list<QByteArray> ls, const char* eol = "\n");  // each + eol
-QByteArray gzip_bytes(const QByteArray& plain);                                   // gzip (RFC 1952)
+QByteArray gzip_bytes(const QByteArray& plain);                                  // gzip (RFC 1952)
 
 // A file whose broken records are skipped while the rest imports.
 struct PerRecordCase {
     const char* tag;
-    const char* name;    // file name: the extension picks CSV / TSV; .json may hold JSONL
+    const char* name;  // file name: the extension picks CSV / TSV; .json may hold JSONL
     QByteArray bytes;
     const char* format;  // the format detection must pick
     int ok;              // good records that must import

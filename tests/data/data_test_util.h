@@ -17,7 +17,9 @@ using rlhf::data::Messages;
 using rlhf::data::Record;
 using rlhf::data::RecordKind;
 
-inline QString q(const std::string& s) { return QString::fromStdString(s); }
+inline QString q(const std::string& s) {
+    return QString::fromStdString(s);
+}
 
 inline std::string describe(const Messages& ms) {
     std::string s = "[";
@@ -28,17 +30,21 @@ inline std::string describe(const Messages& ms) {
     return s + "]";
 }
 
-inline std::string score(const std::optional<double>& d) { return d ? std::to_string(*d) : "-"; }
+inline std::string score(const std::optional<double>& d) {
+    return d ? std::to_string(*d) : "-";
+}
 
 // "preference prompt=[user:Hi] chosen=[assistant:Hello] rejected=[...] scores=-/-"
 inline std::string describe(const Record& r) {
     switch (r.kind) {
         case RecordKind::Preference:
-            return "preference prompt=" + describe(r.pref.prompt) + " chosen=" + describe(r.pref.chosen) +
-                   " rejected=" + describe(r.pref.rejected) + " scores=" + score(r.pref.score_chosen) + "/" +
-                   score(r.pref.score_rejected);
-        case RecordKind::Sft: return "sft " + describe(r.sft.messages);
-        case RecordKind::Prompt: return "prompts " + describe(r.prompt.prompt);
+            return "preference prompt=" + describe(r.pref.prompt) +
+                   " chosen=" + describe(r.pref.chosen) + " rejected=" + describe(r.pref.rejected) +
+                   " scores=" + score(r.pref.score_chosen) + "/" + score(r.pref.score_rejected);
+        case RecordKind::Sft:
+            return "sft " + describe(r.sft.messages);
+        case RecordKind::Prompt:
+            return "prompts " + describe(r.prompt.prompt);
     }
     return "?";
 }
@@ -49,8 +55,8 @@ inline QString describe_all(const std::vector<Record>& rs) {
     return q(s);
 }
 
-inline Record pref(Messages prompt, Messages chosen, Messages rejected, std::optional<double> sc = {},
-                   std::optional<double> sr = {}) {
+inline Record pref(Messages prompt, Messages chosen, Messages rejected,
+                   std::optional<double> sc = {}, std::optional<double> sr = {}) {
     Record r;
     r.kind = RecordKind::Preference;
     r.pref.prompt = std::move(prompt);
@@ -82,7 +88,8 @@ struct Imported {
 
 inline Imported import_all(const std::string& path, const rlhf::data::ImportOptions& o = {}) {
     Imported out;
-    out.summary = rlhf::data::import_file(path, o, [&](Record&& r) { out.records.push_back(std::move(r)); });
+    out.summary =
+        rlhf::data::import_file(path, o, [&](Record&& r) { out.records.push_back(std::move(r)); });
     return out;
 }
 

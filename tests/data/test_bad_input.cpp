@@ -15,11 +15,11 @@ using namespace data_test;
 
 class DataBadInputTest : public QObject {
     Q_OBJECT
-private:
+  private:
     QTemporaryDir dir_;
     std::string path(const QString& name) { return dir_.filePath(name).toStdString(); }
 
-private Q_SLOTS:
+  private Q_SLOTS:
     // Per-record problems: the file imports, the broken records are reported and skipped.
     void perRecord_data() {
         QTest::addColumn<int>("index");
@@ -75,7 +75,8 @@ private Q_SLOTS:
     }
 
     void missingFile() {
-        QVERIFY_THROWS_EXCEPTION(rlhf::Error, import_all(path(QStringLiteral("does-not-exist.jsonl"))));
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error,
+                                 import_all(path(QStringLiteral("does-not-exist.jsonl"))));
     }
 
     void unknownFormatIsUsageError() {
@@ -108,7 +109,8 @@ private Q_SLOTS:
     void truncatedGzip() {
         QByteArray plain;
         for (int i = 0; i < 20000; ++i)
-            plain += "{\"prompt\": \"p" + QByteArray::number(i) + "\", \"chosen\": \"c\", \"rejected\": \"r\"}" + "\n";
+            plain += "{\"prompt\": \"p" + QByteArray::number(i) +
+                     "\", \"chosen\": \"c\", \"rejected\": \"r\"}" + "\n";
         QByteArray gz = gzip_bytes(plain);
         std::string p = path(QStringLiteral("cut.jsonl.gz"));
         write_bytes(p, gz.left(gz.size() / 2));
@@ -138,10 +140,13 @@ private Q_SLOTS:
         std::string p = path(QStringLiteral("huge.jsonl"));
         {
             std::ofstream f(p, std::ios::binary);
-            f << kPref.constData() << "\n" << "{\"prompt\": \"";
+            f << kPref.constData() << "\n"
+              << "{\"prompt\": \"";
             std::string chunk(1 << 20, 'x');
             for (int i = 0; i < 100; ++i) f << chunk;
-            f << "\", \"chosen\": \"c\", \"rejected\": \"r\"}" << "\n" << kPref.constData() << "\n";
+            f << "\", \"chosen\": \"c\", \"rejected\": \"r\"}"
+              << "\n"
+              << kPref.constData() << "\n";
         }
         Imported got = import_all(p);
         QCOMPARE(issue_list(got.summary), QStringLiteral("2:line too long"));
@@ -151,10 +156,13 @@ private Q_SLOTS:
         std::string pj = path(QStringLiteral("huge.json"));
         {
             std::ofstream f(pj, std::ios::binary);
-            f << "[" << kPref.constData() << ",\n" << "{\"prompt\": \"";
+            f << "[" << kPref.constData() << ",\n"
+              << "{\"prompt\": \"";
             std::string chunk(1 << 20, 'x');
             for (int i = 0; i < 100; ++i) f << chunk;
-            f << "\", \"chosen\": \"c\", \"rejected\": \"r\"}" << ",\n" << kPref.constData() << "]";
+            f << "\", \"chosen\": \"c\", \"rejected\": \"r\"}"
+              << ",\n"
+              << kPref.constData() << "]";
         }
         Imported gj = import_all(pj);
         QCOMPARE(issue_list(gj.summary), QStringLiteral("2:line too long"));
@@ -180,7 +188,8 @@ private Q_SLOTS:
     void jsonIssueNamesPhysicalLine() {
         // Element 2 starts on line 3 of the file.
         std::string p = path(QStringLiteral("lines.json"));
-        write_bytes(p, "[\n" + kPref + ",\n{\"prompt\": 1,\n \"chosen\": \"c\", \"rejected\": \"r\"}\n]");
+        write_bytes(
+            p, "[\n" + kPref + ",\n{\"prompt\": 1,\n \"chosen\": \"c\", \"rejected\": \"r\"}\n]");
         Imported got = import_all(p);
         QCOMPARE(issue_list(got.summary), QStringLiteral("2:wrong type"));
         QCOMPARE(got.summary.issues[0].file_line, uint64_t(3));

@@ -17,7 +17,9 @@ using rlhf::data::ExportStyle;
 
 namespace {
 
-std::string fixture(const char* name) { return std::string(RLHF_FIXTURES_DIR) + "/data/" + name; }
+std::string fixture(const char* name) {
+    return std::string(RLHF_FIXTURES_DIR) + "/data/" + name;
+}
 
 // The content of the fixtures, by hand.
 std::vector<Record> expected_trl_preference() {
@@ -27,13 +29,15 @@ std::vector<Record> expected_trl_preference() {
 std::vector<Record> expected_hh() {
     // Record 1: one shared user turn, responses differ in the assistant turn.
     // Record 2: the first three turns are shared; the split is after "Tell me a fact.".
-    return {pref({{"user", "What is a good name for a cat?"}}, {{"assistant", "How about Miso?"}},
-                 {{"assistant", "Cats do not need names."}}),
-            pref({{"user", "Hi"}, {"assistant", "Hello! How can I help?"}, {"user", "Tell me a fact."}},
-                 {{"assistant", "Octopuses have three hearts."}}, {{"assistant", "No."}})};
+    return {
+        pref({{"user", "What is a good name for a cat?"}}, {{"assistant", "How about Miso?"}},
+             {{"assistant", "Cats do not need names."}}),
+        pref({{"user", "Hi"}, {"assistant", "Hello! How can I help?"}, {"user", "Tell me a fact."}},
+             {{"assistant", "Octopuses have three hearts."}}, {{"assistant", "No."}})};
 }
 std::vector<Record> expected_ultrafeedback() {
-    return {pref({{"user", "Name a prime."}}, {{"assistant", "7"}}, {{"assistant", "8"}}, 8.0, 3.5)};
+    return {
+        pref({{"user", "Name a prime."}}, {{"assistant", "7"}}, {{"assistant", "8"}}, 8.0, 3.5)};
 }
 std::vector<Record> expected_shp() {
     // labels 1: A preferred (score_A = 10 chosen); labels 0: B preferred (score_B = 12 chosen).
@@ -44,7 +48,8 @@ std::vector<Record> expected_shp() {
 }
 std::vector<Record> expected_alpaca() {
     // Empty input -> just the instruction; otherwise instruction + "\n\n" + input.
-    return {sft({{"user", "Give three tips for staying healthy."}, {"assistant", "Eat well, sleep, exercise."}}),
+    return {sft({{"user", "Give three tips for staying healthy."},
+                 {"assistant", "Eat well, sleep, exercise."}}),
             sft({{"user", "Translate to French.\n\nGood morning"}, {"assistant", "Bonjour"}})};
 }
 std::vector<Record> expected_chat() {  // sharegpt.json and messages.jsonl hold the same two chats
@@ -61,17 +66,22 @@ struct FixtureCase {
 std::vector<FixtureCase> fixture_cases() {
     return {
         {"trl-preference.jsonl", "trl-preference", expected_trl_preference()},
-        {"trl-preference-implicit.jsonl", "trl-preference",
+        {"trl-preference-implicit.jsonl",
+         "trl-preference",
          {pref({}, {{"", "The sky is blue."}}, {{"", "The sky is green."}})}},
-        {"trl-preference-conversational.jsonl", "trl-preference-conversational",
+        {"trl-preference-conversational.jsonl",
+         "trl-preference-conversational",
          // Record 2 has an implicit prompt: the shared first turn becomes the prompt.
          {pref({{"user", "Hi"}}, {{"assistant", "Hello!"}}, {{"assistant", "Go away."}}),
-          pref({{"user", "Capital of France?"}}, {{"assistant", "Paris."}}, {{"assistant", "Lyon."}})}},
-        {"trl-preference.csv", "trl-preference",
+          pref({{"user", "Capital of France?"}}, {{"assistant", "Paris."}},
+               {{"assistant", "Lyon."}})}},
+        {"trl-preference.csv",
+         "trl-preference",
          // BOM and CRLF dropped; "" -> "; the quoted CRLF inside a field reads as LF.
          {pref({{"", "What color is the sky?"}}, {{"", "It is blue."}}, {{"", "It is green."}}),
           pref({{"", "Say \"hi\", politely"}}, {{"", "Hi, friend!\nHow are you?"}}, {{"", "hi"}})}},
-        {"trl-preference.csv.gz", "trl-preference",
+        {"trl-preference.csv.gz",
+         "trl-preference",
          {pref({{"", "What color is the sky?"}}, {{"", "It is blue."}}, {{"", "It is green."}}),
           pref({{"", "Say \"hi\", politely"}}, {{"", "Hi, friend!\nHow are you?"}}, {{"", "hi"}})}},
         {"hh-rlhf.jsonl", "hh-rlhf", expected_hh()},
@@ -87,13 +97,19 @@ std::vector<FixtureCase> fixture_cases() {
         {"sharegpt.json", "sharegpt", expected_chat()},
         {"sharegpt.json.gz", "sharegpt", expected_chat()},
         {"messages.jsonl", "messages", expected_chat()},
-        {"text.jsonl", "text",
-         {sft({{"", "Once upon a time there was a tokenizer."}}), sft({{"", "Line one\nLine two"}})}},
-        {"prompt-completion.jsonl", "prompt-completion",
-         {sft({{"", "The capital of Italy is"}, {"", " Rome."}}), sft({{"", "2 + 2 ="}, {"", " 4"}})}},
-        {"prompt-completion-conversational.jsonl", "prompt-completion",
+        {"text.jsonl",
+         "text",
+         {sft({{"", "Once upon a time there was a tokenizer."}}),
+          sft({{"", "Line one\nLine two"}})}},
+        {"prompt-completion.jsonl",
+         "prompt-completion",
+         {sft({{"", "The capital of Italy is"}, {"", " Rome."}}),
+          sft({{"", "2 + 2 ="}, {"", " 4"}})}},
+        {"prompt-completion-conversational.jsonl",
+         "prompt-completion",
          {sft({{"user", "Capital of Spain?"}, {"assistant", "Madrid."}})}},
-        {"prompts.jsonl", "prompts",
+        {"prompts.jsonl",
+         "prompts",
          {prompts({{"", "Tell me a joke."}}),
           prompts({{"system", "Be brief."}, {"user", "Why is the sea salty?"}})}},
     };
@@ -101,7 +117,8 @@ std::vector<FixtureCase> fixture_cases() {
 
 bool all_roleless(const std::vector<Record>& rs) {
     for (const Record& r : rs)
-        for (const Messages* ms : {&r.pref.prompt, &r.pref.chosen, &r.pref.rejected, &r.sft.messages, &r.prompt.prompt})
+        for (const Messages* ms :
+             {&r.pref.prompt, &r.pref.chosen, &r.pref.rejected, &r.sft.messages, &r.prompt.prompt})
             for (const Message& m : *ms)
                 if (!m.role.empty()) return false;
     return true;
@@ -111,7 +128,7 @@ bool all_roleless(const std::vector<Record>& rs) {
 
 class DataFormatsTest : public QObject {
     Q_OBJECT
-private Q_SLOTS:
+  private Q_SLOTS:
     void importFixture_data() {
         QTest::addColumn<int>("index");
         auto cases = fixture_cases();
@@ -150,7 +167,8 @@ private Q_SLOTS:
             QCOMPARE(describe_all(second.records), describe_all(first.records));
             QCOMPARE(second.summary.kind, first.summary.kind);
             for (size_t i = 0; i < first.records.size(); ++i)
-                QCOMPARE(q(rlhf::data::content_hash(second.records[i])), q(rlhf::data::content_hash(first.records[i])));
+                QCOMPARE(q(rlhf::data::content_hash(second.records[i])),
+                         q(rlhf::data::content_hash(first.records[i])));
         }
     }
 
@@ -165,8 +183,10 @@ private Q_SLOTS:
             f << "[\n";
             for (int i = 0; i < n; ++i) {
                 if (i) f << ",\n";
-                if (i == n - 2) f << "  {\n    \"text\": 17\n  }";  // wrong type, lines 3i+2 .. 3i+4
-                else f << "  {\n    \"text\": \"row " << i << " \\\"q\\\" \\\\\"\n  }";
+                if (i == n - 2)
+                    f << "  {\n    \"text\": 17\n  }";  // wrong type, lines 3i+2 .. 3i+4
+                else
+                    f << "  {\n    \"text\": \"row " << i << " \\\"q\\\" \\\\\"\n  }";
             }
             f << "\n]\n";
         }
@@ -209,18 +229,21 @@ private Q_SLOTS:
         QFile f(q(out));
         QVERIFY(f.open(QIODevice::ReadOnly));
         QCOMPARE(QString::fromUtf8(f.readAll()),
-                 QStringLiteral("{\"chosen\":\"C\",\"prompt\":\"P\",\"rejected\":\"R\",\"score_chosen\":1.5}\n"
-                                "{\"chosen\":\"C\",\"rejected\":\"R\"}\n"
-                                "{\"text\":\"only text\"}\n"
-                                "{\"prompt\":\"Q\"}\n"));
+                 QStringLiteral(
+                     "{\"chosen\":\"C\",\"prompt\":\"P\",\"rejected\":\"R\",\"score_chosen\":1.5}\n"
+                     "{\"chosen\":\"C\",\"rejected\":\"R\"}\n"
+                     "{\"text\":\"only text\"}\n"
+                     "{\"prompt\":\"Q\"}\n"));
     }
 
     void contentHashKnownAnswer() {
-        // Canonical JSON of a prompt record [{"", "hi"}] is {"kind":"prompts","prompt":[["","hi"]]};
-        // its SHA-256 from coreutils: printf '%s' '{"kind":"prompts","prompt":[["","hi"]]}' | sha256sum
+        // Canonical JSON of a prompt record [{"", "hi"}] is
+        // {"kind":"prompts","prompt":[["","hi"]]}; its SHA-256 from coreutils: printf '%s'
+        // '{"kind":"prompts","prompt":[["","hi"]]}' | sha256sum
         Record r = prompts({{"", "hi"}});
-        QCOMPARE(q(rlhf::data::content_hash(r)),
-                 QStringLiteral("8b0732306a0ec6bbc8e1bf6e14354b5cb6b87558bc78138ce403d6d2b73bc85c"));
+        QCOMPARE(
+            q(rlhf::data::content_hash(r)),
+            QStringLiteral("8b0732306a0ec6bbc8e1bf6e14354b5cb6b87558bc78138ce403d6d2b73bc85c"));
     }
 
     void contentHashIgnoresProvenance() {
@@ -228,7 +251,8 @@ private Q_SLOTS:
         Imported b = import_all(fixture("hh-rlhf.json"));
         QCOMPARE(a.records.size(), size_t(2));
         QCOMPARE(b.records.size(), size_t(2));
-        for (size_t i = 0; i < 2; ++i) QCOMPARE(q(content_hash(a.records[i])), q(content_hash(b.records[i])));
+        for (size_t i = 0; i < 2; ++i)
+            QCOMPARE(q(content_hash(a.records[i])), q(content_hash(b.records[i])));
         Record r = a.records[0];
         r.format = "other";
         r.line = 999;
@@ -271,14 +295,17 @@ private Q_SLOTS:
         QCOMPARE(got.summary.kind, RecordKind::Prompt);
         QCOMPARE(describe_all(got.records),
                  describe_all({prompts({{"user", "What is a good name for a cat?"}}),
-                               prompts({{"user", "Hi"}, {"assistant", "Hello! How can I help?"}, {"user", "Tell me a fact."}})}));
+                               prompts({{"user", "Hi"},
+                                        {"assistant", "Hello! How can I help?"},
+                                        {"user", "Tell me a fact."}})}));
     }
 
     void asSftFromPreference() {
         rlhf::data::ImportOptions o;
         o.as = RecordKind::Sft;
         Imported got = import_all(fixture("ultrafeedback.jsonl"), o);
-        QCOMPARE(describe_all(got.records), describe_all({sft({{"user", "Name a prime."}, {"assistant", "7"}})}));
+        QCOMPARE(describe_all(got.records),
+                 describe_all({sft({{"user", "Name a prime."}, {"assistant", "7"}})}));
     }
 
     void asPromptsFromSft() {
@@ -286,9 +313,10 @@ private Q_SLOTS:
         rlhf::data::ImportOptions o;
         o.as = RecordKind::Prompt;
         Imported got = import_all(fixture("messages.jsonl"), o);
-        QCOMPARE(describe_all(got.records),
-                 describe_all({prompts({{"system", "You are terse."}, {"user", "Hello"}}),
-                               prompts({{"user", "1+1?"}, {"assistant", "2"}, {"user", "Times 3?"}})}));
+        QCOMPARE(
+            describe_all(got.records),
+            describe_all({prompts({{"system", "You are terse."}, {"user", "Hello"}}),
+                          prompts({{"user", "1+1?"}, {"assistant", "2"}, {"user", "Times 3?"}})}));
     }
 };
 

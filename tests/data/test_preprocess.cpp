@@ -15,7 +15,7 @@ using namespace data_test;
 
 class DataPreprocessTest : public QObject {
     Q_OBJECT
-private:
+  private:
     QTemporaryDir dir_;
     std::string write(const char* name, const QByteArray& bytes) {
         std::string p = dir_.filePath(QString::fromLatin1(name)).toStdString();
@@ -23,22 +23,28 @@ private:
         return p;
     }
 
-private Q_SLOTS:
+  private Q_SLOTS:
     void stripHtml_data() {
         QTest::addColumn<QByteArray>("in");
         QTest::addColumn<QByteArray>("out");
-        QTest::newRow("tags") << QByteArray("<b>bold</b> and <i class=\"x\">it</i>") << QByteArray("bold and it");
+        QTest::newRow("tags") << QByteArray("<b>bold</b> and <i class=\"x\">it</i>")
+                              << QByteArray("bold and it");
         QTest::newRow("entities") << QByteArray("a &amp; b &lt;c&gt; &quot;q&quot; it&#39;s&nbsp;x")
                                   << QByteArray("a & b <c> \"q\" it's x");
         QTest::newRow("numeric entities") << QByteArray("&#233;t&#xE9; &#x1F600;")
                                           << QByteArray("\xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x80");
-        QTest::newRow("escaped tag stays text") << QByteArray("&lt;b&gt;not a tag&lt;/b&gt;") << QByteArray("<b>not a tag</b>");
-        QTest::newRow("less-than is text") << QByteArray("if a < b and c <= 3") << QByteArray("if a < b and c <= 3");
-        QTest::newRow("block tags become newlines") << QByteArray("<p>one</p><p>two<br/>three</p>")
-                                                    << QByteArray("\none\n\ntwo\nthree\n");
-        QTest::newRow("comment") << QByteArray("a<!-- hidden > still hidden -->b") << QByteArray("ab");
-        QTest::newRow("unterminated tag is text") << QByteArray("x <b never closed") << QByteArray("x <b never closed");
-        QTest::newRow("unknown entity kept") << QByteArray("&bogus; &#0; &#xD800;") << QByteArray("&bogus; &#0; &#xD800;");
+        QTest::newRow("escaped tag stays text")
+            << QByteArray("&lt;b&gt;not a tag&lt;/b&gt;") << QByteArray("<b>not a tag</b>");
+        QTest::newRow("less-than is text")
+            << QByteArray("if a < b and c <= 3") << QByteArray("if a < b and c <= 3");
+        QTest::newRow("block tags become newlines")
+            << QByteArray("<p>one</p><p>two<br/>three</p>") << QByteArray("\none\n\ntwo\nthree\n");
+        QTest::newRow("comment") << QByteArray("a<!-- hidden > still hidden -->b")
+                                 << QByteArray("ab");
+        QTest::newRow("unterminated tag is text")
+            << QByteArray("x <b never closed") << QByteArray("x <b never closed");
+        QTest::newRow("unknown entity kept")
+            << QByteArray("&bogus; &#0; &#xD800;") << QByteArray("&bogus; &#0; &#xD800;");
     }
     void stripHtml() {
         QFETCH(QByteArray, in);
@@ -59,7 +65,8 @@ private Q_SLOTS:
     void normalizeWhitespace() {
         QFETCH(QByteArray, in);
         QFETCH(QByteArray, out);
-        QCOMPARE(QByteArray::fromStdString(rlhf::data::normalize_whitespace(in.toStdString())), out);
+        QCOMPARE(QByteArray::fromStdString(rlhf::data::normalize_whitespace(in.toStdString())),
+                 out);
     }
 
     void utf8_data() {
@@ -80,26 +87,33 @@ private Q_SLOTS:
         QFETCH(QByteArray, bytes);
         QFETCH(int, bad);
         size_t at = 999;
-        bool ok = rlhf::data::is_valid_utf8(std::string_view(bytes.constData(), size_t(bytes.size())), &at);
+        bool ok = rlhf::data::is_valid_utf8(
+            std::string_view(bytes.constData(), size_t(bytes.size())), &at);
         QCOMPARE(ok, bad < 0);
         if (bad >= 0) QCOMPARE(int(at), bad);
     }
 
     void importAppliesCleaning() {
-        std::string p = write("html.jsonl", "{\"prompt\": \"<p>Hi &amp; welcome</p>\", \"chosen\": \"  Yes  \\r\\n  sir \", \"rejected\": \"No\"}\n");
+        std::string p = write("html.jsonl",
+                              "{\"prompt\": \"<p>Hi &amp; welcome</p>\", \"chosen\": \"  Yes  "
+                              "\\r\\n  sir \", \"rejected\": \"No\"}\n");
         rlhf::data::ImportOptions o;
         o.strip_html = true;
         o.normalize_whitespace = true;
         Imported got = import_all(p, o);
-        QCOMPARE(describe_all(got.records), describe_all({pref({{"", "Hi & welcome"}}, {{"", "Yes\nsir"}}, {{"", "No"}})}));
+        QCOMPARE(describe_all(got.records),
+                 describe_all({pref({{"", "Hi & welcome"}}, {{"", "Yes\nsir"}}, {{"", "No"}})}));
         // Off by default: the text is kept as is.
         Imported raw = import_all(p);
-        QCOMPARE(q(raw.records.at(0).pref.prompt.at(0).content), QStringLiteral("<p>Hi &amp; welcome</p>"));
+        QCOMPARE(q(raw.records.at(0).pref.prompt.at(0).content),
+                 QStringLiteral("<p>Hi &amp; welcome</p>"));
     }
 
     void identicalAfterCleaning() {
         // "a  b" and "a b" differ until whitespace is normalized; then the pair is identical.
-        std::string p = write("same.jsonl", "{\"chosen\": \"a  b\", \"rejected\": \"a b\"}\n{\"chosen\": \"x\", \"rejected\": \"y\"}\n");
+        std::string p = write("same.jsonl",
+                              "{\"chosen\": \"a  b\", \"rejected\": \"a b\"}\n{\"chosen\": \"x\", "
+                              "\"rejected\": \"y\"}\n");
         rlhf::data::ImportOptions o;
         QCOMPARE(import_all(p, o).records.size(), size_t(2));
         o.normalize_whitespace = true;
@@ -112,10 +126,11 @@ private Q_SLOTS:
     void lengthFilter() {
         // Tokens counted as space-separated words. Preference length = prompt + longer response:
         // line 1: 1 + max(1, 1) = 2; line 2: 1 + max(5, 1) = 6; line 3: 3 + max(1, 2) = 5.
-        std::string p = write("len.jsonl",
-                              "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n"
-                              "{\"prompt\": \"p\", \"chosen\": \"one two three four five\", \"rejected\": \"r\"}\n"
-                              "{\"prompt\": \"p q r\", \"chosen\": \"c\", \"rejected\": \"r s\"}\n");
+        std::string p = write(
+            "len.jsonl",
+            "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n"
+            "{\"prompt\": \"p\", \"chosen\": \"one two three four five\", \"rejected\": \"r\"}\n"
+            "{\"prompt\": \"p q r\", \"chosen\": \"c\", \"rejected\": \"r s\"}\n");
         rlhf::data::ImportOptions o;
         o.count_tokens = [](const std::string& s) {
             size_t n = 0;
