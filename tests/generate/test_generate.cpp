@@ -1,0 +1,253 @@
+// core/generate: logits filters against hand-computed kept sets; the generation loop against an
+// independent greedy loop over full (uncached) forwards; batch = alone; seeds reproduce; EOS,
+// stop strings, streaming and cancellation.
+#include <QtTest/QtTest>
+
+#include <cmath>
+
+#include "core/generate/generate.h"
+#include "core/generate/sampling.h"
+#include "core/io/error.h"
+#include "model/model_test_util.h"
+
+using namespace rlhf::generate;
+using namespace rlhf::model::test;
+
+namespace {
+
+// Indices whose logit is finite (kept by a filter).
+std::vector<int64_t> kept(const torch::Tensor& logits) {
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < logits.size(-1); ++i)
+        if (std::isfinite(logits[0][i].item<float>())) out.push_back(i);
+    return out;
+}
+
+torch::Tensor row(std::vector<float> v) { return torch::tensor(v).unsqueeze(0); }
+
+// Greedy decoding the slow, obvious way: a full forward over the whole sequence for every token.
+std::vector<int32_t> reference_greedy(rlhf::model::CausalLM& m, std::vector<int32_t> ids, int n,
+                                      std::vector<float>* logprobs) {
+    torch::NoGradGuard ng;
+    std::vector<int32_t> out;
+    for (int i = 0; i < n; ++i) {
+        std::vector<int64_t> l(ids.begin(), ids.end());
+        auto logits = m.forward(torch::tensor(l).unsqueeze(0))[0][-1];  // (V)
+        int64_t t = logits.argmax().item<int64_t>();
+        if (logprobs) logprobs->push_back(logits.log_softmax(-1)[t].item<float>());
+        out.push_back(static_cast<int32_t>(t));
+        ids.push_back(static_cast<int32_t>(t));
+    }
+    return out;
+}
+
+std::vector<int32_t> prompt_of(int64_t len, uint64_t seed) {
+    auto t = random_ids(1, len, 300, seed)[0];
+    std::vector<int32_t> out;
+    for (int64_t i = 0; i < len; ++i) out.push_back(static_cast<int32_t>(t[i].item<int64_t>()));
+    return out;
+}
+
+}  // namespace
+
+class GenerateTest : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { torch::set_num_threads(2); }
+
+    // ---- filters on hand-made logits
+
+    // logits [1, 3, 2, 0.5, 3]: the 2nd largest is 3 (a tie) -> k=2 keeps {1, 4};
+    // the 3rd largest is 2 -> k=3 keeps {1, 2, 4}.
+    void top_k_kept_set() {
+        auto l = row({1, 3, 2, 0.5, 3});
+        QCOMPARE(kept(filter_top_k(l, 2)), (std::vector<int64_t>{1, 4}));
+        QCOMPARE(kept(filter_top_k(l, 3)), (std::vector<int64_t>{1, 2, 4}));
+        QCOMPARE(kept(filter_top_k(l, 0)).size(), size_t(5));
+    }
+
+    // p = [0.5, 0.25, 0.15, 0.1]; ascending cumulative sums [0.1, 0.25, 0.5, 1.0].
+    // top_p 0.7: drop cum <= 0.3 -> drop 0.1 and 0.15 -> keep {0, 1} (0.75 >= 0.7).
+    // top_p 0.8: drop cum <= 0.2 -> drop 0.1 only -> keep {0, 1, 2}.
+    // top_p 0.3: drop cum <= 0.7 -> keep {0} (the most likely is always kept).
+    void top_p_kept_set() {
+        auto l = row({std::log(0.5f), std::log(0.25f), std::log(0.15f), std::log(0.1f)});
+        QCOMPARE(kept(filter_top_p(l, 0.7)), (std::vector<int64_t>{0, 1}));
+        QCOMPARE(kept(filter_top_p(l, 0.8)), (std::vector<int64_t>{0, 1, 2}));
+        QCOMPARE(kept(filter_top_p(l, 0.3)), (std::vector<int64_t>{0}));
+    }
+
+    // Same p: min_p 0.4 -> threshold 0.4 * 0.5 = 0.2 -> keep {0, 1};
+    // min_p 0.25 -> threshold 0.125 -> keep {0, 1, 2}.
+    void min_p_kept_set() {
+        auto l = row({std::log(0.5f), std::log(0.25f), std::log(0.15f), std::log(0.1f)});
+        QCOMPARE(kept(filter_min_p(l, 0.4)), (std::vector<int64_t>{0, 1}));
+        QCOMPARE(kept(filter_min_p(l, 0.25)), (std::vector<int64_t>{0, 1, 2}));
+    }
+
+    // CTRL penalty 2 on seen tokens 0 and 1: 2 -> 2/2 = 1, -1 -> -1*2 = -2; unseen 0.5 stays.
+    void repetition_penalty_hand_computed() {
+        auto l = row({2, -1, 0.5});
+        auto seen = torch::tensor(std::vector<uint8_t>{1, 1, 0}).to(torch::kBool).unsqueeze(0);
+        auto r = apply_repetition_penalty(l, seen, 2.0);
+        QVERIFY(torch::allclose(r, row({1, -2, 0.5})));
+    }
+
+    // 4000 draws from softmax([log 0.6, log 0.3, log 0.1]) with top_k 2: only tokens 0 and 1,
+    // in proportion 2:1 (renormalised 0.667 / 0.333); logprob of token 0 = log(0.6/0.9).
+    void sampler_distribution_and_logprob() {
+        SamplingParams sp;
+        sp.do_sample = true;
+        sp.top_k = 2;
+        sp.seed = 11;
+        Sampler s(sp, 1);
+        auto l = row({std::log(0.6f), std::log(0.3f), std::log(0.1f)});
+        int counts[3] = {0, 0, 0};
+        for (int i = 0; i < 4000; ++i) {
+            auto [tok, lp] = s.next(l, {});
+            int64_t t = tok[0].item<int64_t>();
+            counts[t]++;
+            double expected = t == 0 ? std::log(0.6 / 0.9) : std::log(0.3 / 0.9);
+            if (std::abs(lp[0].item<double>() - expected) > 1e-5) QFAIL("logprob is not the renormalised one");
+        }
+        QCOMPARE(counts[2], 0);
+        double frac0 = counts[0] / 4000.0;  // binomial sd = sqrt(0.667*0.333/4000) = 0.0075
+        QVERIFY2(std::abs(frac0 - 2.0 / 3.0) < 0.03, qPrintable(QString::number(frac0)));
+    }
+
+    // ---- generation loop
+
+    void greedy_matches_reference_loop_data() {
+        QTest::addColumn<QString>("family");
+        for (const char* f : {"gpt2", "llama", "qwen3"}) QTest::newRow(f) << QString::fromUtf8(f);
+    }
+    void greedy_matches_reference_loop() {
+        QFETCH(QString, family);
+        auto model = tiny_model(family.toStdString());
+        auto prompt = prompt_of(5, 21);
+        std::vector<float> ref_lp;
+        auto ref = reference_greedy(*model, prompt, 10, &ref_lp);
+        GenerateOptions o;
+        o.max_new_tokens = 10;
+        auto r = generate(*model, {prompt}, o);
+        QCOMPARE(r.tokens[0], ref);
+        for (size_t i = 0; i < ref_lp.size(); ++i) QVERIFY(std::abs(r.logprobs[0][i] - ref_lp[i]) < 1e-5);
+        QCOMPARE(r.finish[0], FinishReason::Length);
+        // Deterministic: a second run is identical.
+        QCOMPARE(generate(*model, {prompt}, o).tokens[0], ref);
+        // Shapes of the trainer-facing tensors.
+        QCOMPARE(r.sequences.sizes().vec(), (std::vector<int64_t>{1, 15}));
+        QCOMPARE(r.completion_mask.sum().item<int64_t>(), int64_t(10));
+    }
+
+    // Prompts of lengths 3, 8, 5 in one left-padded batch: each row's tokens equal the row alone.
+    void batch_equals_alone() {
+        auto model = tiny_model("llama");
+        std::vector<std::vector<int32_t>> prompts = {prompt_of(3, 1), prompt_of(8, 2), prompt_of(5, 3)};
+        GenerateOptions o;
+        o.max_new_tokens = 8;
+        auto batch = generate(*model, prompts, o);
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            auto alone = generate(*model, {prompts[i]}, o);
+            QCOMPARE(batch.tokens[i], alone.tokens[0]);
+            for (size_t j = 0; j < alone.logprobs[0].size(); ++j)
+                QVERIFY(std::abs(batch.logprobs[i][j] - alone.logprobs[0][j]) < 1e-4);
+        }
+        // Left padding in `sequences`: row 0 starts with 5 pads (mask 0), then its prompt.
+        QCOMPARE(batch.attention_mask[0].narrow(0, 0, 5).sum().item<int64_t>(), int64_t(0));
+        QCOMPARE(batch.sequences[0][5].item<int64_t>(), int64_t(prompts[0][0]));
+    }
+
+    // Sampling with a seed reproduces; another seed changes the output; per-row RNGs make row 0
+    // of a batch equal the same prompt sampled alone.
+    void seeded_sampling_reproducible() {
+        auto model = tiny_model("gpt2");
+        GenerateOptions o;
+        o.max_new_tokens = 12;
+        o.sampling.do_sample = true;
+        o.sampling.temperature = 1.5;
+        o.sampling.top_p = 0.95;
+        o.sampling.seed = 42;
+        auto p = prompt_of(4, 5);
+        auto a = generate(*model, {p, prompt_of(6, 6)}, o);
+        auto b = generate(*model, {p, prompt_of(6, 6)}, o);
+        QCOMPARE(a.tokens, b.tokens);
+        QCOMPARE(generate(*model, {p}, o).tokens[0], a.tokens[0]);
+        o.sampling.seed = 43;
+        QVERIFY(generate(*model, {p, prompt_of(6, 6)}, o).tokens != a.tokens);
+        // Without filtering the logprob is log_softmax(logits / T) at the sampled token.
+        o.sampling.top_p = 1.0;
+        auto r = generate(*model, {p}, o);
+        torch::NoGradGuard ng;
+        std::vector<int64_t> seq(p.begin(), p.end());
+        for (size_t i = 0; i < r.tokens[0].size(); ++i) {
+            auto logits = model->forward(torch::tensor(seq).unsqueeze(0))[0][-1];
+            double ref = (logits / 1.5).log_softmax(-1)[r.tokens[0][i]].item<double>();
+            QVERIFY(std::abs(r.logprobs[0][i] - ref) < 1e-4);
+            seq.push_back(r.tokens[0][i]);
+        }
+    }
+
+    void stops_eos_strings_stream_cancel() {
+        auto model = tiny_model("llama");
+        auto p = prompt_of(4, 9);
+        auto ref = reference_greedy(*model, p, 8, nullptr);
+        // EOS: declare the 4th greedy token an EOS id -> 4 tokens, finish "eos" (unless it
+        // appeared earlier, in which case at its first occurrence).
+        GenerateOptions o;
+        o.max_new_tokens = 8;
+        o.eos_token_ids = {ref[3]};
+        auto first = std::find(ref.begin(), ref.end(), ref[3]) - ref.begin();
+        auto r = generate(*model, {p}, o);
+        QCOMPARE(int64_t(r.tokens[0].size()), int64_t(first + 1));
+        QCOMPARE(r.finish[0], FinishReason::Eos);
+        // Stop strings on decoded text: decode = "<id>" per token; stop at "<ref[2]>".
+        GenerateOptions s;
+        s.max_new_tokens = 8;
+        s.decode = [](const std::vector<int32_t>& ids) {
+            std::string out;
+            for (auto id : ids) out += "<" + std::to_string(id) + ">";
+            return out;
+        };
+        std::string stop = "<" + std::to_string(ref[2]) + ">";
+        s.stop_strings = {stop};
+        int streamed = 0;
+        s.on_token = [&](int64_t row, int32_t) { QCOMPARE(row, int64_t(0)); ++streamed; };
+        auto rs = generate(*model, {p}, s);
+        auto at = std::find(ref.begin(), ref.end(), ref[2]) - ref.begin();
+        QCOMPARE(int64_t(rs.tokens[0].size()), int64_t(at + 1));
+        QCOMPARE(rs.finish[0], FinishReason::StopString);
+        QCOMPARE(streamed, int(rs.tokens[0].size()));
+        QVERIFY(rs.texts[0].find(stop) == std::string::npos);  // text is cut before the stop string
+        QCOMPARE(rs.texts[0], s.decode(std::vector<int32_t>(ref.begin(), ref.begin() + at)));
+        // Cancellation: the flag is set while streaming the 2nd token; generation stops there.
+        std::atomic<bool> cancel{false};
+        GenerateOptions c;
+        c.max_new_tokens = 8;
+        c.cancel = &cancel;
+        c.on_token = [&](int64_t, int32_t) {
+            static int n = 0;
+            if (++n == 2) cancel = true;
+        };
+        auto rc = generate(*model, {p}, c);
+        QCOMPARE(rc.tokens[0].size(), size_t(2));
+        QCOMPARE(rc.finish[0], FinishReason::Cancelled);
+    }
+
+    void bad_input_errors() {
+        auto model = tiny_model("gpt2");
+        GenerateOptions o;
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {}, o));
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {{}}, o));
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {{5, 300}}, o));  // id outside vocab 300
+        o.max_new_tokens = 100;  // 4 + 100 > n_positions 64
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {{1, 2, 3, 4}}, o));
+        GenerateOptions s;
+        s.stop_strings = {"x"};
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {{1}}, s));
+    }
+};
+
+QTEST_APPLESS_MAIN(GenerateTest)
+#include "test_generate.moc"
