@@ -349,7 +349,7 @@ private:
         case ExprKind::Tuple: {
             List out;
             for (const auto& item : e.items) out.push_back(eval(*item));
-            return Value::make_list(std::move(out));
+            return e.kind == ExprKind::Tuple ? Value::make_tuple(std::move(out)) : Value::make_list(std::move(out));
         }
         case ExprKind::Dict: {
             Dict out;

@@ -122,7 +122,7 @@ Value f_dictsort(const Value& v, CallArgs& a) {
     if (by != "key" && by != "value") throw ValueError("You can only sort by either 'key' or 'value'");
     size_t pos = by == "key" ? 0 : 1;
     List items;
-    for (const auto& kv : v.dict->items) items.push_back(Value::make_list({Value::string(kv.first), kv.second}));
+    for (const auto& kv : v.dict->items) items.push_back(Value::make_tuple({Value::string(kv.first), kv.second}));
     auto key = [&](const Value& item) {
         Value k = (*item.list)[pos];
         if (!case_sensitive && k.is_string()) k = Value::string(py_lower(k.s));
@@ -246,7 +246,7 @@ Value f_items(const Value& v, CallArgs&) {
     if (v.is_undefined()) return Value::make_list();
     if (!v.is_dict()) throw ValueError("Can only get item pairs from a mapping.");
     List out;
-    for (const auto& kv : v.dict->items) out.push_back(Value::make_list({Value::string(kv.first), kv.second}));
+    for (const auto& kv : v.dict->items) out.push_back(Value::make_tuple({Value::string(kv.first), kv.second}));
     return Value::make_list(std::move(out));
 }
 
@@ -367,6 +367,13 @@ Value f_round(const Value& v, CallArgs& a) {
     if (method == "common") {
         // Python round(): an int stays an int; floats round half to even.
         if (v.is_integral()) return Value::integer(v.as_int());
+        if (precision > 0 && precision < 300 && std::isfinite(v.f)) {
+            // Python rounds the exact binary value to decimal (2.675 -> 2.67, as 2.675 is
+            // 2.67499999...); glibc's printf does the same correctly rounded conversion.
+            char buf[512];
+            std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision), v.f);
+            return Value::number(std::strtod(buf, nullptr));
+        }
         return Value::number(std::nearbyint(v.f * scale) / scale);
     }
     if (method == "ceil") return Value::number(std::ceil(v.as_double() * scale) / scale);

@@ -206,7 +206,7 @@ bool listed(const char* const (&table)[N], const std::string& name) {
 Value dict_method(const Value& d, const std::string& name, CallArgs& a) {
     if (name == "items") {
         List out;
-        for (const auto& kv : d.dict->items) out.push_back(Value::make_list({Value::string(kv.first), kv.second}));
+        for (const auto& kv : d.dict->items) out.push_back(Value::make_tuple({Value::string(kv.first), kv.second}));
         return Value::make_list(std::move(out));
     }
     if (name == "keys") {

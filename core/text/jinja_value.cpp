@@ -82,6 +82,11 @@ Value Value::make_list(List x) {
     v.list = std::make_shared<List>(std::move(x));
     return v;
 }
+Value Value::make_tuple(List x) {
+    Value v = make_list(std::move(x));
+    v.tuple = true;
+    return v;
+}
 Value Value::make_dict(Dict x) {
     Value v;
     v.kind = Kind::Dict;
@@ -196,12 +201,13 @@ std::string Value::str() const {
     case Kind::Float: return python_float_repr(f);
     case Kind::String: return s;
     case Kind::List: {
-        std::string out = "[";
+        std::string out = tuple ? "(" : "[";
         for (size_t k = 0; k < list->size(); ++k) {
             if (k) out += ", ";
             out += (*list)[k].repr();
         }
-        return out + "]";
+        if (tuple && list->size() == 1) out += ",";  // (1,)
+        return out + (tuple ? ")" : "]");
     }
     case Kind::Dict: {
         std::string out = "{";

@@ -44,6 +44,7 @@ struct Value {
     double f = 0.0;                   // Float
     std::string s;                    // String; for Undefined the missing name (for errors)
     std::shared_ptr<List> list;       // List (tuples too: Python reference semantics)
+    bool tuple = false;               // List that Python would show as a tuple: (1, 2)
     std::shared_ptr<Dict> dict;       // Dict and Namespace (namespace attributes)
     std::shared_ptr<Function> fn;     // Callable
 
@@ -54,6 +55,7 @@ struct Value {
     static Value number(double v);
     static Value string(std::string v);
     static Value make_list(List v = {});
+    static Value make_tuple(List v);
     static Value make_dict(Dict v = {});
     static Value make_namespace(Dict v = {});
     static Value callable(Function fn);
