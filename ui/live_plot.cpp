@@ -265,6 +265,13 @@ void LivePlot::clear() {
 }
 
 void LivePlot::removeSeries(const QString& name) {
+    {
+        // Points of this series still waiting for the timer would bring it back.
+        std::lock_guard<std::mutex> lock(pendingMutex_);
+        pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                      [&](const Pending& p) { return p.series == name; }),
+                       pending_.end());
+    }
     auto it = index_.find(name);
     if (it == index_.end()) return;
     const size_t i = size_t(*it);
@@ -273,16 +280,29 @@ void LivePlot::removeSeries(const QString& name) {
     series_.erase(series_.begin() + long(i));
     index_.clear();
     for (size_t k = 0; k < series_.size(); ++k) index_.insert(series_[k].name, int(k));
-    replotNow();
+    if (!replotTimer_.isActive()) replotTimer_.start();
+}
+
+void LivePlot::removeSeriesWithPrefix(const QString& prefix) {
+    {
+        std::lock_guard<std::mutex> lock(pendingMutex_);
+        pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                      [&](const Pending& p) { return p.series.startsWith(prefix); }),
+                       pending_.end());
+    }
+    for (const QString& name : seriesNames()) {
+        if (name.startsWith(prefix)) removeSeries(name);
+    }
 }
 
 void LivePlot::setSeriesVisible(const QString& name, bool visible) {
     auto it = index_.constFind(name);
     if (it == index_.constEnd()) return;
     Series& s = series_[size_t(*it)];
+    if (s.visible == visible) return;  // called after every poll: only a change costs a replot
     s.visible = visible;
     applyStyle(s, *it);
-    replotNow();
+    if (!replotTimer_.isActive()) replotTimer_.start();
 }
 
 void LivePlot::setSmoothing(double weight) {

@@ -41,6 +41,8 @@ public:
     // GUI thread only.
     void clear();
     void removeSeries(const QString& series);
+    // Removes every series whose name starts with `prefix`, pending points included.
+    void removeSeriesWithPrefix(const QString& prefix);
     void setSeriesVisible(const QString& series, bool visible);
     void setSmoothing(double weight);  // 0 (raw) .. 0.99
     double smoothing() const { return smoothing_; }

@@ -146,16 +146,14 @@ void RunsPanel::onSelectionChanged() {
     // Drop runs no longer selected; new ones start from step -1 (the whole history).
     for (auto it = watched_.begin(); it != watched_.end();) {
         if (!selected.contains(it.key())) {
-            for (const QString& series : plot_->seriesNames()) {
-                if (series.startsWith(it->name + QLatin1Char('/'))) plot_->removeSeries(series);
-            }
+            plot_->removeSeriesWithPrefix(it->name + QLatin1Char('/'));
             it = watched_.erase(it);
         } else {
             ++it;
         }
     }
     for (auto it = selected.constBegin(); it != selected.constEnd(); ++it) {
-        if (!watched_.contains(it.key())) watched_.insert(it.key(), Watched{it.value(), -1, false, -1.0});
+        if (!watched_.contains(it.key())) watched_.insert(it.key(), Watched{it.value(), -1, false, -1.0, nextToken_++});
     }
     poll();
 }
@@ -169,12 +167,14 @@ void RunsPanel::poll() {
         it->inFlight = true;
         const qint64 runId = it.key();
         const qint64 after = it->lastStep;
-        engine_->readAsync([self, runId, after](store::Project& project) -> std::function<void()> {
+        const quint64 token = it->token;
+        engine_->readAsync([self, runId, after, token](store::Project& project) -> std::function<void()> {
             std::vector<store::MetricPoint> points = project.metrics(runId, after);
-            return [self, runId, points = std::move(points)] {
+            return [self, runId, token, points = std::move(points)] {
                 if (!self) return;
                 auto w = self->watched_.find(runId);
-                if (w == self->watched_.end()) return;  // deselected meanwhile
+                // Deselected meanwhile, or deselected and selected again (a new watch from step -1).
+                if (w == self->watched_.end() || w->token != token) return;
                 w->inFlight = false;
                 // Wall time on the x axis reads as seconds since the run's first point.
                 if (w->t0 < 0 && !points.empty()) w->t0 = points.front().wall_time;

@@ -38,6 +38,7 @@ private:
         qint64 lastStep = -1;
         bool inFlight = false;
         double t0 = -1;  // wall time of the run's first point (x = 0 on the wall-time axis)
+        quint64 token = 0;  // a reply for an older watch of the same run is ignored
     };
     void onSelectionChanged();
     void addMetricName(const QString& metric);
@@ -53,6 +54,7 @@ private:
     QHash<qint64, Watched> watched_;  // run id -> what the plot has of it
     QSet<QString> metricNames_;
     bool runsInFlight_ = false;
+    quint64 nextToken_ = 1;
 };
 
 }  // namespace rlhf::ui
