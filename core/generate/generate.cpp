@@ -76,7 +76,10 @@ GenerateResult generate(model::CausalLM& model, const std::vector<std::vector<in
     torch::Tensor seen;  // (B, V) bool, only when a repetition penalty is on
     if (options.sampling.repetition_penalty != 1.0) {
         seen = torch::zeros({b, cfg.vocab_size}, torch::TensorOptions().dtype(torch::kBool).device(dev));
-        seen.scatter_(1, ids, mask.to(torch::kBool));
+        // Padding slots point at the row's last token (always real with left padding), so
+        // only prompt tokens are marked.
+        auto real_ids = torch::where(mask.to(torch::kBool), ids, ids.narrow(1, p - 1, 1).expand({b, p}));
+        seen.scatter_(1, real_ids, true);
     }
 
     GenerateResult res;
