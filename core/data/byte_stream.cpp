@@ -33,7 +33,14 @@ ByteStream::ByteStream(const std::string& path) : path_(path), buf_(new char[kBu
     gzbuffer(gz, 256u << 10);
     gz_ = gz;
     // Skip a UTF-8 byte order mark (Excel and Notepad write one).
-    if (refill() && len_ >= 3 && std::memcmp(buf_.get(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;
+    // A throwing constructor runs no destructor: close the handle here if the first read fails.
+    try {
+        if (refill() && len_ >= 3 && std::memcmp(buf_.get(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;
+    } catch (...) {
+        gzclose(gz);
+        gz_ = nullptr;
+        throw;
+    }
 }
 
 ByteStream::~ByteStream() {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/data/preprocess.h"
 #include "core/io/sha256.h"
 
 namespace rlhf::data {
@@ -21,42 +22,137 @@ const char* record_kind_name(RecordKind k) {
 
 namespace {
 
-// Messages as [[role, content], ...]: arrays, so key order plays no part.
-nlohmann::json canonical_messages(const Messages& ms) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const Message& m : ms) a.push_back(nlohmann::json::array({m.role, m.content}));
-    return a;
+// The canonical content JSON is written directly (no nlohmann::json tree: this runs once per
+// imported record). Its bytes are exactly what nlohmann's dump() writes for the object
+// {"kind", <content fields>} with sorted keys, no whitespace and ensure_ascii off:
+// messages are [[role, content], ...] arrays, so key order plays no part inside them.
+void append_string(std::string& out, const std::string& s) {
+    static const char kHex[] = "0123456789abcdef";
+    out += '"';
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s, run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 15];
+        }
+    }
+    out.append(s, run, std::string::npos);
+    out += '"';
 }
 
-nlohmann::json canonical_score(const std::optional<double>& s) {
-    return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
+void append_messages(std::string& out, const char* key, const Messages& ms) {
+    out += '"';
+    out += key;
+    out += "\":[";
+    for (size_t i = 0; i < ms.size(); ++i) {
+        if (i) out += ',';
+        out += '[';
+        append_string(out, ms[i].role);
+        out += ',';
+        append_string(out, ms[i].content);
+        out += ']';
+    }
+    out += ']';
 }
 
-}  // namespace
+void append_score(std::string& out, const char* key, const std::optional<double>& s) {
+    out += '"';
+    out += key;
+    out += "\":";
+    out += s ? nlohmann::json(*s).dump() : "null";
+}
 
-std::string content_hash(const Record& r) {
-    // Canonical form: an object (nlohmann keeps keys sorted) with the kind and only the content
-    // fields of that kind; format and line are provenance, not content, and stay out. dump()
-    // writes no whitespace and escapes deterministically, so equal content gives equal bytes.
+bool all_valid_utf8(const Messages& ms) {
+    for (const Message& m : ms)
+        if (!is_valid_utf8(m.role) || !is_valid_utf8(m.content)) return false;
+    return true;
+}
+
+// The reference form through nlohmann::json, for text that is not valid UTF-8 (records built
+// outside the importers): dump() then replaces the bad bytes with U+FFFD.
+std::string canonical_slow(const Record& r) {
+    auto msgs = [](const Messages& ms) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const Message& m : ms) a.push_back(nlohmann::json::array({m.role, m.content}));
+        return a;
+    };
+    auto score = [](const std::optional<double>& s) {
+        return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
+    };
     nlohmann::json c;
     c["kind"] = record_kind_name(r.kind);
     switch (r.kind) {
         case RecordKind::Preference:
-            c["prompt"] = canonical_messages(r.pref.prompt);
-            c["chosen"] = canonical_messages(r.pref.chosen);
-            c["rejected"] = canonical_messages(r.pref.rejected);
-            c["score_chosen"] = canonical_score(r.pref.score_chosen);
-            c["score_rejected"] = canonical_score(r.pref.score_rejected);
+            c["prompt"] = msgs(r.pref.prompt);
+            c["chosen"] = msgs(r.pref.chosen);
+            c["rejected"] = msgs(r.pref.rejected);
+            c["score_chosen"] = score(r.pref.score_chosen);
+            c["score_rejected"] = score(r.pref.score_rejected);
+            break;
+        case RecordKind::Sft: c["messages"] = msgs(r.sft.messages); break;
+        case RecordKind::Prompt: c["prompt"] = msgs(r.prompt.prompt); break;
+    }
+    return c.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string canonical_content_json(const Record& r) {
+    bool valid = true;
+    switch (r.kind) {
+        case RecordKind::Preference:
+            valid = all_valid_utf8(r.pref.prompt) && all_valid_utf8(r.pref.chosen) &&
+                    all_valid_utf8(r.pref.rejected);
+            break;
+        case RecordKind::Sft: valid = all_valid_utf8(r.sft.messages); break;
+        case RecordKind::Prompt: valid = all_valid_utf8(r.prompt.prompt); break;
+    }
+    if (!valid) return canonical_slow(r);
+    std::string out;
+    out.reserve(256);
+    out += '{';
+    switch (r.kind) {
+        case RecordKind::Preference:
+            // Sorted keys: chosen, kind, prompt, rejected, score_chosen, score_rejected.
+            append_messages(out, "chosen", r.pref.chosen);
+            out += ",\"kind\":\"preference\",";
+            append_messages(out, "prompt", r.pref.prompt);
+            out += ',';
+            append_messages(out, "rejected", r.pref.rejected);
+            out += ',';
+            append_score(out, "score_chosen", r.pref.score_chosen);
+            out += ',';
+            append_score(out, "score_rejected", r.pref.score_rejected);
             break;
         case RecordKind::Sft:
-            c["messages"] = canonical_messages(r.sft.messages);
+            out += "\"kind\":\"sft\",";
+            append_messages(out, "messages", r.sft.messages);
             break;
         case RecordKind::Prompt:
-            c["prompt"] = canonical_messages(r.prompt.prompt);
+            out += "\"kind\":\"prompts\",";
+            append_messages(out, "prompt", r.prompt.prompt);
             break;
     }
-    return io::sha256_hex(
-        c.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace));
+    out += '}';
+    return out;
+}
+
+std::string content_hash(const Record& r) {
+    // Format and line are provenance, not content, and stay out of the hash.
+    return io::sha256_hex(canonical_content_json(r));
 }
 
 }  // namespace rlhf::data

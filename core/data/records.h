@@ -47,5 +47,8 @@ struct Record {
 // Canonical content hash (sha256 hex of a canonical JSON of the content, not of format/line):
 // the same example imported twice, from any container, hashes the same.
 std::string content_hash(const Record& r);
+// The canonical JSON that content_hash hashes: {"kind": ..., <content fields>} with sorted keys,
+// messages as [[role, content], ...], preference scores as numbers or null, no whitespace.
+std::string canonical_content_json(const Record& r);
 
 }  // namespace rlhf::data

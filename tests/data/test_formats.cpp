@@ -246,6 +246,47 @@ class DataFormatsTest : public QObject {
             QStringLiteral("8b0732306a0ec6bbc8e1bf6e14354b5cb6b87558bc78138ce403d6d2b73bc85c"));
     }
 
+    // canonical_content_json is hand-written for speed; its bytes must equal what nlohmann's
+    // dump() writes for the same object (the definition in records.h), for awkward text too.
+    void canonicalJsonMatchesNlohmann() {
+        const std::string awkward = std::string("q\"b\\s/ \x01\x1f\x7f tab\t nl\n cr\r ff\f bs\b ") +
+                                    "\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x80\xA8 end";
+        std::vector<Record> records = {
+            pref({{"user", awkward}}, {{"assistant", "a"}, {"user", ""}}, {{"", awkward}}, 0.1, -3e300),
+            pref({}, {{"", "c"}}, {{"", "r"}}, std::nullopt, 7.0),
+            sft({{"system", awkward}, {"assistant", std::string("nul\0inside", 11)}}),
+            prompts({}),
+        };
+        auto msgs = [](const Messages& ms) {
+            nlohmann::json a = nlohmann::json::array();
+            for (const Message& m : ms) a.push_back(nlohmann::json::array({m.role, m.content}));
+            return a;
+        };
+        auto score = [](const std::optional<double>& d) { return d ? nlohmann::json(*d) : nlohmann::json(); };
+        for (const Record& r : records) {
+            nlohmann::json c;
+            c["kind"] = rlhf::data::record_kind_name(r.kind);
+            if (r.kind == RecordKind::Preference) {
+                c["prompt"] = msgs(r.pref.prompt);
+                c["chosen"] = msgs(r.pref.chosen);
+                c["rejected"] = msgs(r.pref.rejected);
+                c["score_chosen"] = score(r.pref.score_chosen);
+                c["score_rejected"] = score(r.pref.score_rejected);
+            } else if (r.kind == RecordKind::Sft) {
+                c["messages"] = msgs(r.sft.messages);
+            } else {
+                c["prompt"] = msgs(r.prompt.prompt);
+            }
+            const std::string expected = c.dump(-1, ' ', false);
+            QCOMPARE(q(rlhf::data::canonical_content_json(r)), q(expected));
+            QCOMPARE(q(rlhf::data::content_hash(r)), q(rlhf::io::sha256_hex(expected)));
+        }
+        // Invalid UTF-8 (a record built outside the importers) is hashed with U+FFFD in its place.
+        Record bad = prompts({{"user", "x\xFFy"}});
+        QCOMPARE(q(rlhf::data::canonical_content_json(bad)),
+                 q(std::string("{\"kind\":\"prompts\",\"prompt\":[[\"user\",\"x\xEF\xBF\xBDy\"]]}")));
+    }
+
     void contentHashIgnoresProvenance() {
         Imported a = import_all(fixture("hh-rlhf.jsonl"));
         Imported b = import_all(fixture("hh-rlhf.json"));
