@@ -81,7 +81,7 @@ struct PpoConfig {
     int64_t minibatches = 1;         // minibatches per pass
     int64_t response_length = 53;    // max new tokens per rollout
     double temperature = 0.7;        // sampling temperature for rollouts
-    double eos_penalty = -1.0;       // score for responses that never emit EOS (TRL missing_eos_penalty); 0 = off
+    double eos_penalty = -1.0;       // added to the score of responses that never emit EOS (TRL missing_eos_penalty, negated); 0 = off
     bool whiten_rewards = false;     // whiten the per-token rewards before GAE
 };
 

@@ -1,0 +1,236 @@
+// The offline algorithms (fixed datasets, no generation): SFT, reward model, DPO/IPO.
+// One translation unit on purpose: each <torch/torch.h> TU costs CI minutes.
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "core/io/error.h"
+#include "core/train/algorithms.h"
+#include "core/train/losses.h"
+
+namespace rlhf::train {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Response mask for the loss: position 0 has nothing before it to predict it from.
+torch::Tensor trainable_mask(const SequenceBatch& batch) {
+    auto m = batch.response_mask.clone();  // (B, L)
+    m.select(1, 0).zero_();
+    return m;
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SFT
+
+SftTask::SftTask(std::shared_ptr<model::CausalLM> policy, std::vector<SftExampleIds> data, const TrainConfig& config,
+                 int64_t pad_id)
+    : policy_(std::move(policy)), data_(std::move(data)), config_(config), pad_id_(pad_id),
+      order_(data_.size(), static_cast<uint64_t>(config.seed), config.data.shuffle) {}
+
+int64_t SftTask::steps_per_epoch(int64_t grad_accum) const {
+    return ceil_div(static_cast<int64_t>(data_.size()), config_.batch_size * grad_accum);
+}
+
+torch::Tensor SftTask::micro_batch_loss(StepContext& ctx) {
+    policy_->train();
+    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+    std::vector<const TokenIds*> prompts, responses;
+    for (size_t i : idx) {
+        prompts.push_back(&data_[i].prompt);
+        responses.push_back(&data_[i].response);
+    }
+    auto batch = collate_sequences(prompts, responses, pad_id_, config_.data.max_length);
+    auto lp = response_token_logprobs(*policy_, batch);  // (B, L)
+    auto mask = trainable_mask(batch);
+    ctx.metrics["num_tokens"] = batch.attention_mask.sum().item<double>();
+    // Token-level mean over the micro-batch's response tokens (TRL's default).
+    return -masked_mean(lp, mask);
+}
+
+double SftTask::evaluate(const std::vector<SftExampleIds>& examples) {
+    torch::NoGradGuard no_grad;
+    const bool was_training = policy_->is_training();
+    policy_->eval();
+    double sum = 0, count = 0;
+    for (size_t start = 0; start < examples.size(); start += static_cast<size_t>(config_.batch_size)) {
+        std::vector<const TokenIds*> prompts, responses;
+        for (size_t i = start; i < std::min(examples.size(), start + static_cast<size_t>(config_.batch_size)); ++i) {
+            prompts.push_back(&examples[i].prompt);
+            responses.push_back(&examples[i].response);
+        }
+        auto batch = collate_sequences(prompts, responses, pad_id_, config_.data.max_length);
+        auto mask = trainable_mask(batch);
+        sum += -masked_sum(response_token_logprobs(*policy_, batch), mask).item<double>();
+        count += mask.sum().item<double>();
+    }
+    if (was_training) policy_->train();
+    return count > 0 ? sum / count : 0.0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reward model
+
+RmTask::RmTask(model::RewardModel model, std::vector<PreferenceIds> data, const TrainConfig& config, int64_t pad_id)
+    : model_(std::move(model)), config_(config), pad_id_(pad_id),
+      order_([&] {
+          const size_t n_eval = static_cast<size_t>(std::floor(static_cast<double>(data.size()) * config.data.eval_fraction));
+          eval_.assign(data.end() - static_cast<std::ptrdiff_t>(n_eval), data.end());
+          train_.assign(data.begin(), data.end() - static_cast<std::ptrdiff_t>(n_eval));
+          return train_.size();
+      }(), static_cast<uint64_t>(config.seed), config.data.shuffle) {}
+
+int64_t RmTask::steps_per_epoch(int64_t grad_accum) const {
+    return ceil_div(static_cast<int64_t>(train_.size()), config_.batch_size * grad_accum);
+}
+
+namespace {
+// Chosen rows then rejected rows in one batch: one forward for both.
+SequenceBatch pair_batch(const std::vector<PreferenceIds>& data, const std::vector<size_t>& idx, int64_t pad_id,
+                         int64_t max_length) {
+    std::vector<const TokenIds*> prompts, responses;
+    for (size_t i : idx) {
+        prompts.push_back(&data[i].prompt);
+        responses.push_back(&data[i].chosen);
+    }
+    for (size_t i : idx) {
+        prompts.push_back(&data[i].prompt);
+        responses.push_back(&data[i].rejected);
+    }
+    return collate_sequences(prompts, responses, pad_id, max_length);
+}
+}  // namespace
+
+torch::Tensor RmTask::micro_batch_loss(StepContext& ctx) {
+    model_->train();
+    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+    auto batch = pair_batch(train_, idx, pad_id_, config_.data.max_length);
+    auto rewards = reward_scores(model_, batch);  // (2B)
+    const int64_t b = static_cast<int64_t>(idx.size());
+    auto rc = rewards.narrow(0, 0, b), rr = rewards.narrow(0, b, b);  // (B), (B)
+    torch::Tensor margin;
+    if (config_.rm.use_score_margin || config_.rm.margin > 0) {
+        std::vector<double> m;
+        for (size_t i : idx) m.push_back(config_.rm.use_score_margin ? train_[i].margin : config_.rm.margin);
+        margin = torch::tensor(m, torch::kFloat32);
+    }
+    auto res = bradley_terry_loss(rc, rr, margin);
+    ctx.metrics["accuracy"] = res.accuracy.item<double>();
+    ctx.metrics["rewards/chosen"] = res.rewards_chosen.item<double>();
+    ctx.metrics["rewards/rejected"] = res.rewards_rejected.item<double>();
+    ctx.metrics["rewards/margins"] = res.rewards_margins.item<double>();
+    ctx.metrics["num_tokens"] = batch.attention_mask.sum().item<double>();
+    return res.loss;
+}
+
+void RmTask::end_step(StepContext& ctx, bool) {
+    // Held-out accuracy every 10 steps (and at step 1), so the curve is there without slowing every step.
+    if (!eval_.empty() && (ctx.step % 10 == 9 || ctx.step == 0)) ctx.metrics["eval/accuracy"] = accuracy(eval_);
+}
+
+double RmTask::accuracy(const std::vector<PreferenceIds>& pairs) {
+    if (pairs.empty()) return 0.0;
+    torch::NoGradGuard no_grad;
+    const bool was_training = model_->is_training();
+    model_->eval();
+    int64_t correct = 0;
+    for (size_t start = 0; start < pairs.size(); start += static_cast<size_t>(config_.batch_size)) {
+        std::vector<size_t> idx;
+        for (size_t i = start; i < std::min(pairs.size(), start + static_cast<size_t>(config_.batch_size)); ++i) idx.push_back(i);
+        auto rewards = reward_scores(model_, pair_batch(pairs, idx, pad_id_, config_.data.max_length));
+        const int64_t b = static_cast<int64_t>(idx.size());
+        correct += (rewards.narrow(0, 0, b) > rewards.narrow(0, b, b)).sum().item<int64_t>();
+    }
+    if (was_training) model_->train();
+    return static_cast<double>(correct) / static_cast<double>(pairs.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// DPO / IPO
+
+namespace {
+// Summed (or, for IPO, per-token averaged as in its paper's TRL implementation) response log-probs
+// of chosen rows (first B) and rejected rows (last B).
+std::pair<torch::Tensor, torch::Tensor> pair_logps(model::CausalLM& model, const std::vector<PreferenceIds>& data,
+                                                   const std::vector<size_t>& idx, int64_t pad_id, int64_t max_length,
+                                                   bool average) {
+    auto batch = pair_batch(data, idx, pad_id, max_length);
+    auto mask = trainable_mask(batch);
+    auto lp = response_token_logprobs(model, batch);  // (2B, L)
+    auto per_seq = average ? masked_mean(lp, mask, 1) : masked_sum(lp, mask, 1);  // (2B)
+    const int64_t b = static_cast<int64_t>(idx.size());
+    return {per_seq.narrow(0, 0, b), per_seq.narrow(0, b, b)};
+}
+}  // namespace
+
+DpoTask::DpoTask(std::shared_ptr<model::CausalLM> policy, model::CausalLM& reference, std::vector<PreferenceIds> data,
+                 const TrainConfig& config, int64_t pad_id)
+    : policy_(std::move(policy)), data_(std::move(data)), config_(config), pad_id_(pad_id),
+      order_(data_.size(), static_cast<uint64_t>(config.seed), config.data.shuffle) {
+    // The reference never changes: score every pair once (Rafailov et al.: π_ref is fixed).
+    torch::NoGradGuard no_grad;
+    const bool was_training = reference.is_training();
+    reference.eval();
+    const bool average = config_.dpo.loss == DpoLoss::Ipo;
+    for (size_t start = 0; start < data_.size(); start += static_cast<size_t>(config_.batch_size)) {
+        std::vector<size_t> idx;
+        for (size_t i = start; i < std::min(data_.size(), start + static_cast<size_t>(config_.batch_size)); ++i) idx.push_back(i);
+        auto [c, r] = pair_logps(reference, data_, idx, pad_id_, config_.data.max_length, average);
+        for (int64_t i = 0; i < c.size(0); ++i) {
+            ref_chosen_.push_back(c[i].item<double>());
+            ref_rejected_.push_back(r[i].item<double>());
+        }
+    }
+    if (was_training) reference.train();
+}
+
+int64_t DpoTask::steps_per_epoch(int64_t grad_accum) const {
+    return ceil_div(static_cast<int64_t>(data_.size()), config_.batch_size * grad_accum);
+}
+
+std::pair<torch::Tensor, torch::Tensor> DpoTask::policy_logps(const std::vector<size_t>& idx) {
+    return pair_logps(*policy_, data_, idx, pad_id_, config_.data.max_length, config_.dpo.loss == DpoLoss::Ipo);
+}
+
+torch::Tensor DpoTask::micro_batch_loss(StepContext& ctx) {
+    policy_->train();
+    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+    auto [pc, pr] = policy_logps(idx);
+    std::vector<double> rc, rr;
+    for (size_t i : idx) {
+        rc.push_back(ref_chosen_[i]);
+        rr.push_back(ref_rejected_[i]);
+    }
+    auto res = dpo_loss(pc, pr, torch::tensor(rc, torch::kFloat32), torch::tensor(rr, torch::kFloat32), config_.dpo.beta,
+                        config_.dpo.loss == DpoLoss::Ipo ? DpoLossType::Ipo : DpoLossType::Sigmoid,
+                        config_.dpo.label_smoothing);
+    ctx.metrics["rewards/chosen"] = res.rewards_chosen.item<double>();
+    ctx.metrics["rewards/rejected"] = res.rewards_rejected.item<double>();
+    ctx.metrics["rewards/accuracies"] = res.rewards_accuracies.item<double>();
+    ctx.metrics["rewards/margins"] = res.rewards_margins.item<double>();
+    ctx.metrics["logps/chosen"] = res.logps_chosen.item<double>();
+    ctx.metrics["logps/rejected"] = res.logps_rejected.item<double>();
+    return res.loss;
+}
+
+double DpoTask::mean_margin() {
+    torch::NoGradGuard no_grad;
+    const bool was_training = policy_->is_training();
+    policy_->eval();
+    double sum = 0;
+    for (size_t start = 0; start < data_.size(); start += static_cast<size_t>(config_.batch_size)) {
+        std::vector<size_t> idx;
+        for (size_t i = start; i < std::min(data_.size(), start + static_cast<size_t>(config_.batch_size)); ++i) idx.push_back(i);
+        auto [pc, pr] = policy_logps(idx);
+        for (size_t k = 0; k < idx.size(); ++k) {
+            const size_t i = idx[k];
+            sum += config_.dpo.beta * ((pc[static_cast<int64_t>(k)].item<double>() - ref_chosen_[i]) -
+                                       (pr[static_cast<int64_t>(k)].item<double>() - ref_rejected_[i]));
+        }
+    }
+    if (was_training) policy_->train();
+    return sum / static_cast<double>(data_.size());
+}
+
+}  // namespace rlhf::train

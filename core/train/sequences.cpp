@@ -1,0 +1,223 @@
+// What every algorithm shares: batching prompt+response token ids, response log-probs, the
+// frozen reference copy, rollout sampling with the KV cache, reward scoring and data order.
+#include <algorithm>
+#include <numeric>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "core/io/error.h"
+#include "core/train/algorithms.h"
+#include "core/train/losses.h"
+
+namespace rlhf::train {
+
+// ---------------------------------------------------------------------------------------------
+// Batching
+
+SequenceBatch collate_sequences(const std::vector<const TokenIds*>& prompts, const std::vector<const TokenIds*>& responses,
+                                int64_t pad_id, int64_t max_length) {
+    if (prompts.size() != responses.size() || prompts.empty())
+        throw Error("train: collate_sequences: need as many responses as prompts (and at least one)");
+    const int64_t b = static_cast<int64_t>(prompts.size());
+    std::vector<int64_t> lengths(static_cast<size_t>(b));
+    int64_t width = 0;
+    for (int64_t i = 0; i < b; ++i) {
+        int64_t n = static_cast<int64_t>(prompts[static_cast<size_t>(i)]->size() + responses[static_cast<size_t>(i)]->size());
+        lengths[static_cast<size_t>(i)] = std::min(n, max_length);
+        width = std::max(width, lengths[static_cast<size_t>(i)]);
+    }
+    SequenceBatch out;
+    out.input_ids = torch::full({b, width}, pad_id, torch::kInt64);      // (B, L)
+    out.attention_mask = torch::zeros({b, width}, torch::kInt64);         // (B, L)
+    out.response_mask = torch::zeros({b, width}, torch::kFloat32);        // (B, L)
+    out.last_index = torch::zeros({b}, torch::kInt64);                    // (B)
+    auto ids = out.input_ids.accessor<int64_t, 2>();
+    auto am = out.attention_mask.accessor<int64_t, 2>();
+    auto rm = out.response_mask.accessor<float, 2>();
+    auto last = out.last_index.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& p = *prompts[static_cast<size_t>(i)];
+        const auto& r = *responses[static_cast<size_t>(i)];
+        const int64_t n = lengths[static_cast<size_t>(i)];
+        for (int64_t t = 0; t < n; ++t) {
+            const bool in_prompt = t < static_cast<int64_t>(p.size());
+            ids[i][t] = in_prompt ? p[static_cast<size_t>(t)] : r[static_cast<size_t>(t) - p.size()];
+            am[i][t] = 1;
+            rm[i][t] = in_prompt ? 0.f : 1.f;
+        }
+        last[i] = std::max<int64_t>(n - 1, 0);
+    }
+    return out;
+}
+
+torch::Tensor response_token_logprobs(model::CausalLM& model, const SequenceBatch& batch, double temperature) {
+    auto logits = model.forward(batch.input_ids, batch.attention_mask);  // (B, L, V)
+    if (temperature != 1.0) logits = logits / temperature;
+    const int64_t width = batch.input_ids.size(1);
+    auto out = torch::zeros({batch.input_ids.size(0), width}, torch::kFloat32);  // (B, L)
+    if (width < 2) return out;
+    // Logits at t predict token t+1.
+    auto lp = logprobs_from_logits(logits.narrow(1, 0, width - 1), batch.input_ids.narrow(1, 1, width - 1));  // (B, L-1)
+    lp = lp * batch.response_mask.narrow(1, 1, width - 1);
+    return torch::cat({torch::zeros({lp.size(0), 1}, lp.options()), lp}, 1);  // (B, L)
+}
+
+std::shared_ptr<model::CausalLM> clone_model(const model::CausalLM& source) {
+    auto copy = model::create_causal_lm(source.config());
+    torch::NoGradGuard no_grad;
+    auto src = source.named_parameters(true);
+    for (auto& item : copy->named_parameters(true)) {
+        auto* s = src.find(item.key());
+        if (!s) throw Error("train: clone_model: parameter '" + item.key() + "' missing in the source");
+        item.value().copy_(*s);
+    }
+    copy->to(source.device(), source.dtype());
+    return copy;
+}
+
+void freeze(torch::nn::Module& module) {
+    for (auto& p : module.parameters(true)) p.set_requires_grad(false);
+    module.eval();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+
+Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& prompts, int64_t max_new_tokens,
+                         double temperature, const TokenIds& eos_ids, int64_t pad_id) {
+    torch::NoGradGuard no_grad;
+    const int64_t b = static_cast<int64_t>(prompts.size());
+    int64_t p_len = 0;
+    for (const auto& p : prompts) p_len = std::max<int64_t>(p_len, static_cast<int64_t>(p.size()));
+    if (p_len == 0) throw Error("train: sample_responses: empty prompt");
+    Rollout r;
+    r.prompt_ids = torch::full({b, p_len}, pad_id, torch::kInt64);  // (B, P) left-padded
+    r.prompt_mask = torch::zeros({b, p_len}, torch::kInt64);        // (B, P)
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& p = prompts[static_cast<size_t>(i)];
+        const int64_t off = p_len - static_cast<int64_t>(p.size());
+        for (size_t t = 0; t < p.size(); ++t) {
+            r.prompt_ids[i][off + static_cast<int64_t>(t)] = p[t];
+            r.prompt_mask[i][off + static_cast<int64_t>(t)] = 1;
+        }
+    }
+    const bool was_training = model.is_training();
+    model.eval();
+    auto cache = model::KvCache::allocate(model.config(), b, p_len + max_new_tokens, model.dtype(), model.device());
+    auto mask = r.prompt_mask.clone();
+    auto logits = model.forward(r.prompt_ids, mask, &cache);  // (B, P, V)
+    auto eos = torch::tensor(eos_ids.empty() ? TokenIds{-1} : eos_ids, torch::kInt64);
+    auto alive = torch::ones({b}, torch::kBool);  // (B)
+    std::vector<torch::Tensor> tokens, keep;
+    for (int64_t t = 0; t < max_new_tokens; ++t) {
+        auto last = logits.select(1, logits.size(1) - 1).to(torch::kFloat32) / temperature;  // (B, V)
+        auto next = torch::multinomial(torch::softmax(last, -1), 1).squeeze(1);            // (B)
+        next = torch::where(alive, next, torch::full_like(next, pad_id));
+        tokens.push_back(next);
+        keep.push_back(alive.to(torch::kFloat32));
+        alive = alive & ~torch::isin(next, eos);
+        if (!alive.any().item<bool>() || t + 1 == max_new_tokens) break;
+        mask = torch::cat({mask, torch::ones({b, 1}, torch::kInt64)}, 1);
+        logits = model.forward(next.unsqueeze(1), mask, &cache);  // (B, 1, V)
+    }
+    if (was_training) model.train();
+    r.response_ids = torch::stack(tokens, 1);   // (B, R)
+    r.response_mask = torch::stack(keep, 1);    // (B, R)
+    r.ended = ~alive | torch::isin(r.response_ids, eos).any(1);
+    return r;
+}
+
+torch::Tensor rollout_logprobs(model::CausalLM& model, const Rollout& r, double temperature,
+                               model::ValueHead* value_head, torch::Tensor* values_out) {
+    const int64_t p = r.prompt_ids.size(1), n = r.response_ids.size(1);
+    auto ids = torch::cat({r.prompt_ids, r.response_ids}, 1);                                  // (B, P+R)
+    auto mask = torch::cat({r.prompt_mask, r.response_mask.to(torch::kInt64)}, 1);           // (B, P+R)
+    // Padding after EOS is masked; give it real positions anyway so shapes stay rectangular.
+    auto hidden = model.forward_hidden(ids, mask, nullptr);                                  // (B, P+R, C)
+    auto h = hidden.narrow(1, p - 1, n);                                                     // (B, R, C): states before each response token
+    auto logits = model.lm_logits(h);                                                        // (B, R, V)
+    if (temperature != 1.0) logits = logits / temperature;
+    auto lp = logprobs_from_logits(logits, r.response_ids) * r.response_mask;                // (B, R)
+    if (value_head && values_out) *values_out = (*value_head)->forward(h).to(torch::kFloat32) * r.response_mask;  // (B, R)
+    return lp;
+}
+
+torch::Tensor score_responses(const RlOptions& options, const Rollout& r, int64_t max_length) {
+    torch::NoGradGuard no_grad;
+    const int64_t b = r.prompt_ids.size(0);
+    auto scores = torch::zeros({b}, torch::kFloat32);  // (B)
+    std::vector<TokenIds> prompts(static_cast<size_t>(b)), responses(static_cast<size_t>(b));
+    for (int64_t i = 0; i < b; ++i) {
+        for (int64_t t = 0; t < r.prompt_ids.size(1); ++t)
+            if (r.prompt_mask[i][t].item<int64_t>()) prompts[static_cast<size_t>(i)].push_back(r.prompt_ids[i][t].item<int64_t>());
+        for (int64_t t = 0; t < r.response_ids.size(1); ++t)
+            if (r.response_mask[i][t].item<float>() > 0) responses[static_cast<size_t>(i)].push_back(r.response_ids[i][t].item<int64_t>());
+    }
+    if (options.rule_reward)
+        for (int64_t i = 0; i < b; ++i)
+            scores[i] += options.rule_reward(prompts[static_cast<size_t>(i)], responses[static_cast<size_t>(i)]);
+    if (options.reward_model) {
+        std::vector<const TokenIds*> pp, rr;
+        for (int64_t i = 0; i < b; ++i) {
+            pp.push_back(&prompts[static_cast<size_t>(i)]);
+            rr.push_back(&responses[static_cast<size_t>(i)]);
+        }
+        auto batch = collate_sequences(pp, rr, options.pad_id, max_length);
+        model::RewardModel rm = options.reward_model;  // a handle copy: forward is non-const
+        scores += reward_scores(rm, batch).cpu();
+    }
+    return scores;
+}
+
+torch::Tensor reward_scores(model::RewardModel& rm, const SequenceBatch& batch) {
+    return rm->forward(batch.input_ids, batch.attention_mask).to(torch::kFloat32);  // (B)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data order
+
+DataOrder::DataOrder(size_t n, uint64_t seed, bool shuffle) : n_(n), shuffle_(shuffle), rng_(seed) {
+    if (n_ == 0) throw Error("train: the dataset is empty");
+    reshuffle();
+}
+
+void DataOrder::reshuffle() {
+    order_.resize(n_);
+    std::iota(order_.begin(), order_.end(), size_t(0));
+    if (shuffle_) {
+        // Fisher-Yates with our own draws: std::shuffle's algorithm differs between libraries.
+        for (size_t i = n_ - 1; i > 0; --i) std::swap(order_[i], order_[rng_() % (i + 1)]);
+    }
+    pos_ = 0;
+}
+
+std::vector<size_t> DataOrder::next(size_t count) {
+    std::vector<size_t> out;
+    out.reserve(count);
+    while (out.size() < count) {
+        if (pos_ == n_) {
+            ++epoch_;
+            reshuffle();
+        }
+        out.push_back(order_[pos_++]);
+    }
+    return out;
+}
+
+nlohmann::json DataOrder::save() const {
+    std::ostringstream os;
+    os << rng_;
+    return {{"rng", os.str()}, {"order", order_}, {"pos", pos_}, {"epoch", epoch_}, {"n", n_}};
+}
+
+void DataOrder::load(const nlohmann::json& j) {
+    if (j.at("n").get<size_t>() != n_) throw Error("trainer_state.json: data order: the dataset size changed since the checkpoint");
+    std::istringstream is(j.at("rng").get<std::string>());
+    is >> rng_;
+    order_ = j.at("order").get<std::vector<size_t>>();
+    pos_ = j.at("pos").get<size_t>();
+    epoch_ = j.at("epoch").get<int64_t>();
+}
+
+}  // namespace rlhf::train

@@ -1,0 +1,333 @@
+// The shared optimisation loop; see trainer.h for the contract.
+#include "core/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "core/io/error.h"
+#include "core/train/checkpoint.h"
+
+namespace rlhf::train {
+
+namespace {
+
+constexpr const char* kModelFile = "model.safetensors";
+constexpr const char* kOptimizerFile = "optimizer.pt";
+constexpr const char* kStateFile = "trainer_state.json";
+
+std::string to_hex(const torch::Tensor& bytes) {
+    static const char* digits = "0123456789abcdef";
+    auto b = bytes.contiguous();
+    const uint8_t* p = b.data_ptr<uint8_t>();
+    std::string out;
+    out.reserve(static_cast<size_t>(b.numel()) * 2);
+    for (int64_t i = 0; i < b.numel(); ++i) {
+        out.push_back(digits[p[i] >> 4]);
+        out.push_back(digits[p[i] & 15]);
+    }
+    return out;
+}
+
+torch::Tensor from_hex(const std::string& hex, const std::string& what) {
+    if (hex.size() % 2) throw Error(what + ": odd-length hex string");
+    auto t = torch::empty({static_cast<int64_t>(hex.size() / 2)}, torch::kUInt8);
+    uint8_t* p = t.data_ptr<uint8_t>();
+    auto nibble = [&](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        throw Error(what + ": bad hex digit");
+    };
+    for (size_t i = 0; i < hex.size() / 2; ++i) p[i] = static_cast<uint8_t>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
+    return t;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> module_state(torch::nn::Module& m) {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& item : m.named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+    for (const auto& item : m.named_buffers(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+    return out;
+}
+
+void load_module_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>& tensors, const std::string& path) {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, dst] : module_state(m)) {
+        auto it = tensors.find(name);
+        if (it == tensors.end()) throw Error(path + ": tensor '" + name + "' is missing");
+        if (it->second.sizes() != dst.sizes())
+            throw Error(path + ": tensor '" + name + "': shape differs from the model's");
+        dst.copy_(it->second);
+    }
+}
+
+// bf16 autocast for CUDA forward passes (no-op elsewhere). The API moved in LibTorch 2.4.
+class AutocastBf16 {
+public:
+    explicit AutocastBf16(bool on) : on_(on) {
+        if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        prev_ = at::autocast::is_autocast_enabled(at::kCUDA);
+        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+        at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+        prev_ = at::autocast::is_enabled();
+        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+        at::autocast::set_enabled(true);
+#endif
+    }
+    ~AutocastBf16() {
+        if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_enabled(at::kCUDA, prev_);
+#else
+        at::autocast::set_enabled(prev_);
+#endif
+        at::autocast::clear_cache();
+    }
+
+private:
+    bool on_;
+    bool prev_ = false;
+};
+
+}  // namespace
+
+std::vector<torch::Tensor> TrainTask::trainable_parameters() {
+    std::vector<torch::Tensor> out;
+    for (auto& p : module().parameters(/*recurse=*/true))
+        if (p.requires_grad()) out.push_back(p);
+    return out;
+}
+
+TrainerOptions TrainerOptions::from_config(const TrainConfig& c, const std::string& checkpoint_dir,
+                                           int64_t steps_per_epoch) {
+    TrainerOptions o;
+    o.optimizer = c.optimizer;
+    o.schedule = c.schedule;
+    o.grad_accum = c.grad_accum;
+    o.max_grad_norm = c.max_grad_norm;
+    o.max_steps = c.max_steps > 0 ? c.max_steps : c.epochs * steps_per_epoch;
+    o.max_nonfinite_in_a_row = c.guards.max_nonfinite_in_a_row;
+    o.seed = c.seed;
+    o.checkpoint_dir = checkpoint_dir;
+    o.checkpoint_every = c.checkpoint.every;
+    o.keep_last = c.checkpoint.keep_last;
+    o.log_every = c.log_every;
+    o.autocast_bf16 = c.precision == Precision::Bf16 && c.device.rfind("cuda", 0) == 0;
+    return o;
+}
+
+double lr_at_step(const ScheduleConfig& s, double lr, int64_t step, int64_t total_steps) {
+    if (step < s.warmup_steps) return lr * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps);
+    if (s.type == LrSchedule::Constant || total_steps <= s.warmup_steps) return lr;
+    double p = static_cast<double>(step - s.warmup_steps) / static_cast<double>(total_steps - s.warmup_steps);
+    p = std::min(1.0, std::max(0.0, p));
+    if (s.type == LrSchedule::Linear) return lr - (lr - s.lr_min) * p;
+    return s.lr_min + (lr - s.lr_min) * 0.5 * (1.0 + std::cos(M_PI * p));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Trainer::Trainer(TrainerOptions options, TrainTask& task, TrainerCallbacks callbacks)
+    : options_(std::move(options)), task_(task), callbacks_(std::move(callbacks)) {
+    if (options_.grad_accum < 1) throw Error("trainer: grad_accum must be >= 1");
+    torch::manual_seed(static_cast<uint64_t>(options_.seed));
+    params_ = task_.trainable_parameters();
+    if (params_.empty()) throw Error("trainer: the task has no trainable parameters");
+    auto adam = torch::optim::AdamWOptions(options_.optimizer.lr)
+                    .betas(std::make_tuple(options_.optimizer.beta1, options_.optimizer.beta2))
+                    .eps(options_.optimizer.eps)
+                    .weight_decay(options_.optimizer.weight_decay);
+    optimizer_ = std::make_unique<torch::optim::AdamW>(params_, adam);
+}
+
+Trainer::~Trainer() = default;
+
+torch::optim::AdamW& Trainer::optimizer() { return *optimizer_; }
+
+nlohmann::json Trainer::trainer_state() const {
+    nlohmann::json s;
+    s["step"] = step_;
+    s["nonfinite_in_a_row"] = nonfinite_in_a_row_;
+    s["nonfinite_total"] = nonfinite_total_;
+    s["seed"] = options_.seed;
+    s["torch_version"] = TORCH_VERSION;
+    s["torch_cpu_rng"] = to_hex(at::detail::getDefaultCPUGenerator().get_state());
+    s["task"] = task_.save_state();
+    return s;
+}
+
+void Trainer::load_trainer_state(const nlohmann::json& s) {
+    step_ = s.at("step").get<int64_t>();
+    nonfinite_in_a_row_ = s.at("nonfinite_in_a_row").get<int64_t>();
+    nonfinite_total_ = s.at("nonfinite_total").get<int64_t>();
+    auto gen = at::detail::getDefaultCPUGenerator();
+    {
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(from_hex(s.at("torch_cpu_rng").get<std::string>(), "trainer_state.json: torch_cpu_rng"));
+    }
+    task_.load_state(s.at("task"));
+}
+
+std::string Trainer::save_checkpoint() {
+    if (options_.checkpoint_dir.empty()) return "";
+    CheckpointWriter w(options_.checkpoint_dir, step_);
+    w.add_tensors(kModelFile, module_state(task_.module()));
+    {
+        torch::serialize::OutputArchive archive;
+        optimizer_->save(archive);
+        std::ostringstream os;
+        archive.save_to(os);
+        w.add_file(kOptimizerFile, os.str());
+    }
+    w.add_file(kStateFile, trainer_state().dump(1) + "\n");
+    std::string path = w.commit(options_.keep_last);
+    if (callbacks_.on_checkpoint) callbacks_.on_checkpoint(step_, path);
+    return path;
+}
+
+int64_t Trainer::resume() {
+    if (options_.checkpoint_dir.empty()) return -1;
+    auto found = latest_valid_checkpoint(options_.checkpoint_dir);
+    if (!found) return -1;
+    const std::string dir = found->path + "/";
+    load_module_state(task_.module(), read_checkpoint_tensors(dir + kModelFile), dir + kModelFile);
+    {
+        torch::serialize::InputArchive archive;
+        std::istringstream is(read_checkpoint_file(dir + kOptimizerFile));
+        archive.load_from(is);
+        optimizer_->load(archive);
+    }
+    nlohmann::json state;
+    try {
+        state = nlohmann::json::parse(read_checkpoint_file(dir + kStateFile));
+        load_trainer_state(state);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(dir + kStateFile + ": " + e.what());
+    }
+    if (callbacks_.on_log) callbacks_.on_log("resumed from " + found->path + " at step " + std::to_string(step_));
+    return step_;
+}
+
+bool Trainer::train_one_step(StepContext& ctx, double* loss_out, double* grad_norm_out) {
+    optimizer_->zero_grad();
+    Metrics base = ctx.metrics;  // begin_step's metrics are reported as they are
+    Metrics sums;
+    double loss_sum = 0;
+    bool finite = true;
+    for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
+        ctx.micro = micro;
+        ctx.metrics.clear();
+        torch::Tensor loss;
+        {
+            AutocastBf16 autocast(options_.autocast_bf16);
+            loss = task_.micro_batch_loss(ctx);
+        }
+        for (const auto& [k, v] : ctx.metrics) sums[k] += v;
+        const double lv = loss.item<double>();
+        if (!std::isfinite(lv)) {
+            finite = false;
+            break;
+        }
+        loss_sum += lv;
+        (loss / static_cast<double>(options_.grad_accum)).backward();
+    }
+    ctx.metrics = base;
+    for (const auto& [k, v] : sums) ctx.metrics[k] = k == "num_tokens" ? v : v / static_cast<double>(options_.grad_accum);
+    double grad_norm = std::nan("");
+    if (finite) {
+        if (options_.max_grad_norm > 0) {
+            grad_norm = torch::nn::utils::clip_grad_norm_(params_, options_.max_grad_norm);
+        } else {
+            double sq = 0;
+            for (const auto& p : params_)
+                if (p.grad().defined()) sq += p.grad().detach().to(torch::kFloat64).pow(2).sum().item<double>();
+            grad_norm = std::sqrt(sq);
+        }
+        finite = std::isfinite(grad_norm);
+    }
+    *loss_out = finite ? loss_sum / static_cast<double>(options_.grad_accum) : std::nan("");
+    *grad_norm_out = grad_norm;
+    if (finite) {
+        optimizer_->step();
+    } else {
+        optimizer_->zero_grad();  // nothing of this step may leak into the next
+    }
+    return finite;
+}
+
+TrainResult Trainer::run(const std::atomic<bool>* cancel) {
+    TrainResult result;
+    int64_t last_saved = -1;
+    using Clock = std::chrono::steady_clock;
+    while (step_ < options_.max_steps) {
+        if (cancel && cancel->load()) {
+            if (last_saved != step_) save_checkpoint();
+            throw Cancelled();
+        }
+        StepContext ctx;
+        ctx.step = step_;
+        ctx.grad_accum = options_.grad_accum;
+        ctx.cancel = cancel;
+        const double lr = lr_at_step(options_.schedule, options_.optimizer.lr, step_, options_.max_steps);
+        for (auto& group : optimizer_->param_groups())
+            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+        const auto t0 = Clock::now();
+        task_.begin_step(ctx);
+        double loss = 0, grad_norm = 0;
+        const bool applied = train_one_step(ctx, &loss, &grad_norm);
+        task_.end_step(ctx, applied);
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        ++step_;
+        if (applied) {
+            nonfinite_in_a_row_ = 0;
+        } else {
+            ++nonfinite_in_a_row_;
+            ++nonfinite_total_;
+            ++result.skipped_steps;
+        }
+        Metrics m = ctx.metrics;
+        m["loss"] = loss;
+        m["grad_norm"] = grad_norm;
+        m["learning_rate"] = lr;
+        m["timing/step_s"] = seconds;
+        m["train/nonfinite_steps"] = static_cast<double>(nonfinite_total_);
+        if (m.count("num_tokens") && seconds > 0) m["tokens_per_second"] = m["num_tokens"] / seconds;
+        result.last_metrics = m;
+        if (callbacks_.on_samples && !ctx.samples.empty()) callbacks_.on_samples(step_, ctx.samples);
+        if (step_ % options_.log_every == 0 || step_ == options_.max_steps) {
+            if (callbacks_.on_metrics) callbacks_.on_metrics(step_, m);
+            if (callbacks_.on_log) {
+                char line[200];
+                std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  grad_norm %.3f  lr %.3g  %.2fs%s",
+                              static_cast<long long>(step_), static_cast<long long>(options_.max_steps), loss, grad_norm,
+                              lr, seconds, applied ? "" : "  (skipped: non-finite)");
+                callbacks_.on_log(line);
+            }
+        }
+        if (nonfinite_in_a_row_ >= options_.max_nonfinite_in_a_row)
+            throw Error("trainer: step " + std::to_string(step_) + ": " + std::to_string(nonfinite_in_a_row_) +
+                        " non-finite steps in a row (guards.max_nonfinite_in_a_row); stopping");
+        if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0) {
+            save_checkpoint();
+            last_saved = step_;
+        }
+        if (!ctx.stop_reason.empty()) {
+            result.stop_reason = ctx.stop_reason;
+            break;
+        }
+    }
+    if (result.stop_reason.empty()) result.stop_reason = "max_steps";
+    if (!options_.checkpoint_dir.empty() && last_saved != step_) save_checkpoint();
+    result.steps = step_;
+    return result;
+}
+
+}  // namespace rlhf::train
