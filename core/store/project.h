@@ -84,6 +84,9 @@ public:
     // Appends an 'undo' row for the annotator's latest label in force; returns the undone label's
     // id, or nullopt when there is nothing to undo.
     std::optional<int64_t> undo_last_label(int64_t annotator_id);
+    // Labeling progress: comparisons in the project, and those this annotator has a label in force on.
+    int64_t comparison_count();
+    int64_t labeled_count(int64_t annotator_id);
     std::vector<LabelRow> labels_in_force();         // ordered by label id
     std::vector<LabelEvent> label_history();         // every row, in order
     Agreement agreement(int64_t annotator_1, int64_t annotator_2);
@@ -97,6 +100,7 @@ public:
     // Points with step > after_step, ordered by (step, name); `name` "" = all series. The live
     // plots poll this with the last step they have.
     std::vector<MetricPoint> metrics(int64_t run_id, int64_t after_step = -1, const std::string& name = "");
+    std::vector<std::string> metric_names(int64_t run_id);  // the run's series, sorted
     void add_samples(int64_t run_id, const std::vector<Sample>& samples);
     std::vector<Sample> samples(int64_t run_id, int64_t after_step = -1, int64_t limit = 1000);
     int64_t add_checkpoint(const Checkpoint& checkpoint);  // replaces one at the same (run, step)

@@ -207,6 +207,22 @@ std::optional<int64_t> Project::undo_last_label(int64_t annotator_id) {
     return target;
 }
 
+int64_t Project::comparison_count() {
+    Stmt st = impl_->db.cached("SELECT count(*) FROM comparisons", "count comparisons");
+    st.step();
+    return st.col_int(0);
+}
+
+int64_t Project::labeled_count(int64_t annotator_id) {
+    Stmt st = impl_->db.cached(
+        "SELECT count(DISTINCT l.comparison_id) FROM labels l WHERE l.annotator_id = ? AND l.kind = 'label' AND "
+        RLHF_NOT_UNDONE("l"),
+        "count labels");
+    st.bind(1, annotator_id);
+    st.step();
+    return st.col_int(0);
+}
+
 std::vector<LabelRow> Project::labels_in_force() {
     std::string sql = std::string(
                           "SELECT f.id, f.comparison_id, an.name, f.choice, f.rationale, f.seconds, f.created_at,"

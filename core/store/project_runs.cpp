@@ -116,6 +116,14 @@ std::vector<MetricPoint> Project::metrics(int64_t run_id, int64_t after_step, co
     return out;
 }
 
+std::vector<std::string> Project::metric_names(int64_t run_id) {
+    Stmt st = impl_->db.cached("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", "read metric names");
+    st.bind(1, run_id);
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.col_text(0));
+    return out;
+}
+
 void Project::add_samples(int64_t run_id, const std::vector<Sample>& samples) {
     if (samples.empty()) return;
     Db& db = impl_->db;

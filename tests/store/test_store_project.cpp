@@ -330,7 +330,10 @@ private Q_SLOTS:
         int64_t l2 = p.add_label({f.comparisons[1], ann, Choice::Skip, "", 1.0});  // a skip counts as seen
         QCOMPARE(p.next_unlabeled(ann)->id, f.comparisons[2]);
 
+        QCOMPARE(p.comparison_count(), int64_t(3));
+        QCOMPARE(p.labeled_count(ann), int64_t(2));
         QCOMPARE(p.undo_last_label(ann), std::optional<int64_t>(l2));
+        QCOMPARE(p.labeled_count(ann), int64_t(1));
         QCOMPARE(p.next_unlabeled(ann)->id, f.comparisons[1]);  // the undone one comes back
         QCOMPARE(p.undo_last_label(ann), std::optional<int64_t>(l1));
         QCOMPARE(p.undo_last_label(ann), std::optional<int64_t>());  // nothing left
@@ -449,6 +452,7 @@ private Q_SLOTS:
         QCOMPARE(since[0].step, int64_t(6));
         QCOMPARE(since[0].name, std::string("grad_norm"));  // (step, name) order
         QCOMPARE(since[1].value, 1.0 / 6);
+        QCOMPARE(p.metric_names(sft), (std::vector<std::string>{"grad_norm", "loss"}));
         auto loss = p.metrics(sft, -1, "loss");
         QCOMPARE(loss.size(), size_t(10));
         // A resumed run replaying step 10 overwrites it; NaN survives as NaN.
