@@ -12,6 +12,7 @@
 //    chained comparisons, tests with arguments, raw, {%+ %}, % formatting, loop.cycle, ...).
 #include <QtTest/QtTest>
 
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -187,6 +188,26 @@ private Q_SLOTS:
         std::ofstream(dir + "/tokenizer_config.json") << config.dump();
         std::ofstream(dir + "/chat_template.jinja") << "[{{ messages|length }}]\n";
         QCOMPARE(ChatTemplate::from_tokenizer_config(dir).render(nlohmann::json::array(), false), std::string("[0]"));
+    }
+
+    // transformers' strftime_now(fmt) is datetime.now().strftime(fmt): local time, C formats.
+    void strftime_now_is_local_time() {
+        ChatTemplate t("{{ strftime_now('%Y-%m-%d') }}|{{ date_string|default(strftime_now('%d %b %Y')) }}");
+        std::time_t before = std::time(nullptr);
+        std::string got = t.render(nlohmann::json::array(), false);
+        std::time_t after = std::time(nullptr);
+        auto fmt = [](std::time_t when, const char* f) {
+            std::tm local{};
+            localtime_r(&when, &local);
+            char buf[64];
+            return std::string(buf, std::strftime(buf, sizeof buf, f, &local));
+        };
+        // The render straddles at most one midnight: accept the date at either end.
+        QVERIFY2(got == fmt(before, "%Y-%m-%d") + "|" + fmt(before, "%d %b %Y") ||
+                     got == fmt(after, "%Y-%m-%d") + "|" + fmt(after, "%d %b %Y"),
+                 got.c_str());
+        QCOMPARE(t.render(nlohmann::json::array(), false, {{"date_string", "26 Jul 2024"}}).substr(10),
+                 std::string("|26 Jul 2024"));
     }
 
     // extra variables override the defaults; tools defaults to None (defined, but falsy).
