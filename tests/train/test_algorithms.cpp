@@ -145,7 +145,8 @@ private Q_SLOTS:
         train(task, c, &h);
         const double after = task.mean_margin();
         qInfo("DPO margin %.4f -> %.4f, last loss %.4f", before, after, h.back().at("loss"));
-        QVERIFY2(after > 0.5, qPrintable(QString::number(after)));
+        // Stated: 30 steps at lr 1e-3 lift the mean margin from 0 to above 0.3 (measured 0.59).
+        QVERIFY2(after > 0.3, qPrintable(QString::number(after)));
         QVERIFY(h.back().at("loss") < std::log(2.0));  // below the loss at margin 0 (ln 2)
     }
 
