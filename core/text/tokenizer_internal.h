@@ -126,7 +126,7 @@ public:
     virtual ~PostProcessor() = default;
     virtual void process(std::vector<int32_t>& ids) const = 0;  // only called with add_special_tokens
 };
-// token_to_id resolves special token names (TemplateProcessing / Roberta / Bert check them).
+// The loader checks the ids it inserts against the vocab (by processing an empty sequence).
 std::unique_ptr<PostProcessor> make_post_processor(const Json& j, const std::string& where);
 
 class Decoder {

@@ -50,11 +50,6 @@ public:
         }
         ids.swap(out);
     }
-    std::vector<int32_t> special_ids() const {
-        std::vector<int32_t> r;
-        for (const Item& it : items_) r.insert(r.end(), it.ids.begin(), it.ids.end());
-        return r;
-    }
 
 private:
     struct Item {

@@ -193,8 +193,7 @@ enum class Prepend { Always, First, Never };
 
 class Metaspace final : public PreTokenizer {
 public:
-    Metaspace(uint32_t replacement, Prepend scheme, bool split)
-        : replacement_(replacement), scheme_(scheme), split_(split) {
+    Metaspace(uint32_t replacement, Prepend scheme, bool split) : scheme_(scheme), split_(split) {
         utf8_append(rep_, replacement);
     }
     void pre_tokenize(Pieces& p, Pieces& scratch) const override {
@@ -229,8 +228,7 @@ public:
     }
 
 private:
-    uint32_t replacement_;
-    std::string rep_;
+    std::string rep_;  // the replacement character, UTF-8
     Prepend scheme_;
     bool split_;
 };
