@@ -155,6 +155,17 @@ public:
     // of the first `limit` preference records of the dataset that has none yet.
     int startComparisonsFromDataset(qint64 datasetId, int limit, quint64 seed = 42);
 
+    // ---- training (engine_train.cpp)
+    // "" when the YAML is a valid run config, else "line N: what" (core/train's parser when this
+    // build has it, YAML syntax otherwise).
+    static QString validateTrainConfig(const QString& yaml);
+    // Runs `rlhf train CONFIG [--project DIR] [--resume]` as a child process on a worker: its JSON
+    // line per step becomes progress and metric points ("<run name>/<metric>"); cancelling
+    // terminates the child. A child process keeps LibTorch out of the GUI and a crash of a run
+    // out of the window. The CLI is $RLHF_CLI, else `rlhf` next to this binary or on PATH.
+    int startTraining(const QString& yaml, bool resume);
+    static QString cliPath();
+
     // Build information for the About dialog: Qt version plus what core reports (LibTorch, CUDA).
     static QString backendInfo();
 

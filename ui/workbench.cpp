@@ -19,6 +19,7 @@
 #include "ui/main_window.h"
 #include "ui/runs_panel.h"
 #include "ui/screenshots.h"
+#include "ui/train_panel.h"
 
 namespace rlhf::ui {
 
@@ -26,6 +27,7 @@ void addPanels(MainWindow& window) {
     window.addPanel(new DatasetPanel(window.engine(), &window), QObject::tr("Datasets"));
     window.addPanel(new LabelingPanel(window.engine(), &window), QObject::tr("Labeling"));
     window.addPanel(new RunsPanel(window.engine(), &window), QObject::tr("Runs"));
+    window.addPanel(new TrainPanel(window.engine(), &window), QObject::tr("Train"));
 }
 
 namespace {
