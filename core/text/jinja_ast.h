@@ -22,7 +22,7 @@ enum class ExprKind {
     GetAttr,   // a.name
     GetItem,   // a[b]
     Slice,     // a[items[0] : items[1] : items[2]] (null parts allowed)
-    Call,      // a(items..., keywords...)
+    Call,      // a(items..., keywords...), b: *args, c: **kwargs (null when absent)
     Filter,    // a | name(items..., keywords...)
     Test,      // a is name(items..., keywords...)
     Unary,     // name ("not", "-", "+") applied to a
@@ -55,6 +55,7 @@ enum class StmtKind {
     SetBlock,   // set targets[0] %}body{% endset
     Macro,      // macro name(params = defaults) body
     FilterBlock,  // filter expr(Filter on a null operand) body
+    CallBlock,  // call(params) expr %}body{% endcall: expr is a Call; body is the macro's caller()
     Break,
     Continue,
 };

@@ -192,7 +192,7 @@ private:
             // Weak references: the macro lives in a frame it also captures (no shared_ptr cycle).
             std::vector<std::weak_ptr<Frame>> scope(frames_.begin(), frames_.end());
             const Stmt* def = &s;
-            assign(s.text, Value::callable([this, def, scope](CallArgs& a) { return call_macro(*def, scope, a); }));
+            assign(s.text, Value::callable([this, def, scope](CallArgs& a) { return call_body(*def, "macro '" + def->text + "'", scope, a); }));
             return Flow::Normal;
         }
         case StmtKind::FilterBlock: {
@@ -204,6 +204,25 @@ private:
             block_input_ = saved;
             out += result.str();
             return f;
+        }
+        case StmtKind::CallBlock: {
+            // caller(): renders the block body in the scope of the call site, with its parameters.
+            std::vector<std::weak_ptr<Frame>> scope(frames_.begin(), frames_.end());
+            const Stmt* def = &s;
+            Value caller = Value::callable([this, def, scope](CallArgs& a) { return call_body(*def, "caller", scope, a); });
+            const Expr& call = *s.expr;
+            Value callee = eval(*call.a);
+            CallArgs args = eval_args(call);
+            args.keyword.emplace_back("caller", caller);
+            try {
+                if (callee.kind != Kind::Callable) throw ValueError("'call' needs a macro, got " + callee.type_name());
+                out += (*callee.fn)(args).str();
+            } catch (const RaisedError& err) {
+                throw TemplateError(call.line, call.column, std::string("raise_exception: ") + err.what());
+            } catch (const ValueError& err) {
+                throw TemplateError(call.line, call.column, err.what());
+            }
+            return Flow::Normal;
         }
         case StmtKind::Break: return Flow::Break;
         case StmtKind::Continue: return Flow::Continue;
@@ -279,16 +298,17 @@ private:
         return Flow::Normal;
     }
 
-    Value call_macro(const Stmt& def, const std::vector<std::weak_ptr<Frame>>& scope, CallArgs& a) {
+    // Runs a macro body (or a call block's body as caller()) in its defining scope plus a frame
+    // of parameters. A macro also receives `caller` when invoked from a {% call %} block.
+    Value call_body(const Stmt& def, const std::string& what, const std::vector<std::weak_ptr<Frame>>& scope, CallArgs& a) {
         std::vector<FramePtr> frames;
         for (const auto& w : scope) {
             FramePtr f = w.lock();
-            if (!f) throw ValueError("macro '" + def.text + "' was called after its scope ended");
+            if (!f) throw ValueError(what + " was called after its scope ended");
             frames.push_back(f);
         }
         if (a.positional.size() > def.params.size())
-            throw ValueError("macro '" + def.text + "' takes not more than " + std::to_string(def.params.size()) +
-                             " argument(s)");
+            throw ValueError(what + " takes not more than " + std::to_string(def.params.size()) + " argument(s)");
         std::swap(frames_, frames);
         struct Restore {
             Interpreter& in;
@@ -299,7 +319,11 @@ private:
         for (const auto& kv : a.keyword) {
             bool known = false;
             for (const auto& p : def.params) known = known || p.first == kv.first;
-            if (!known) throw ValueError("macro '" + def.text + "' takes no keyword argument '" + kv.first + "'");
+            if (kv.first == "caller" && def.kind == StmtKind::Macro) {
+                assign("caller", kv.second);
+                continue;
+            }
+            if (!known) throw ValueError(what + " takes no keyword argument '" + kv.first + "'");
         }
         for (size_t k = 0; k < def.params.size(); ++k) {
             const auto& p = def.params[k];
@@ -338,6 +362,16 @@ private:
         CallArgs args;
         for (const auto& item : e.items) args.positional.push_back(eval(*item));
         for (const auto& kw : e.keywords) args.keyword.emplace_back(kw.first, eval(*kw.second));
+        if (e.kind == ExprKind::Call && e.b) {
+            Value spread = eval(*e.b);
+            if (!spread.is_list()) throw ValueError("argument after * must be a list, not " + spread.type_name());
+            args.positional.insert(args.positional.end(), spread.list->begin(), spread.list->end());
+        }
+        if (e.kind == ExprKind::Call && e.c) {
+            Value spread = eval(*e.c);
+            if (!spread.is_dict()) throw ValueError("argument after ** must be a dict, not " + spread.type_name());
+            for (const auto& kv : spread.dict->items) args.keyword.emplace_back(kv.first, kv.second);
+        }
         return args;
     }
 

@@ -145,6 +145,8 @@ private:
             body.push_back(parse_macro(kw));
         } else if (k == "filter") {
             body.push_back(parse_filter_block(kw));
+        } else if (k == "call") {
+            body.push_back(parse_call_block(kw));
         } else if (k == "break" || k == "continue") {
             if (loop_depth_ == 0) fail(kw, "'" + k + "' outside of a for loop");
             auto s = node_at<Stmt>(kw);
@@ -158,10 +160,10 @@ private:
             parse_body(body, {"endgeneration"});
             expect_block_end();
         } else if (k == "elif" || k == "else" || k == "endif" || k == "endfor" || k == "endset" ||
-                   k == "endmacro" || k == "endfilter" || k == "endgeneration" || k == "endraw") {
+                   k == "endmacro" || k == "endfilter" || k == "endgeneration" || k == "endraw" || k == "endcall") {
             fail(kw, "unexpected '" + k + "' without a matching opening tag");
         } else if (k == "include" || k == "import" || k == "from" || k == "extends" || k == "block" ||
-                   k == "call" || k == "do" || k == "with" || k == "autoescape" || k == "trans") {
+                   k == "do" || k == "with" || k == "autoescape" || k == "trans") {
             fail(kw, "unsupported tag '" + k + "' (chat templates cannot use it)");
         } else {
             fail(kw, "unknown tag '" + k + "'");
@@ -286,6 +288,38 @@ private:
         parse_body(s->body, {"endmacro"});
         loop_depth_ = saved;
         if (cur().type == TokenType::Name) next();  // {% endmacro name %}
+        expect_block_end();
+        return s;
+    }
+
+    // {% call macro(args) %}body{% endcall %} or {% call(x, y) macro(args) %}: the body becomes the
+    // caller() the macro may invoke.
+    StmtPtr parse_call_block(const Token& kw) {
+        auto s = node_at<Stmt>(kw);
+        s->kind = StmtKind::CallBlock;
+        if (is_op("(")) {
+            next();
+            while (!is_op(")")) {
+                std::string param = expect_name("a caller parameter name");
+                ExprPtr def;
+                if (is_op("=")) {
+                    next();
+                    def = parse_expression();
+                }
+                s->params.emplace_back(param, std::move(def));
+                if (!is_op(",")) break;
+                next();
+            }
+            expect_op(")");
+        }
+        const Token at = cur();
+        s->expr = parse_expression();
+        if (s->expr->kind != ExprKind::Call) fail(at, "expected a macro call after 'call'");
+        expect_block_end();
+        int saved = loop_depth_;
+        loop_depth_ = 0;
+        parse_body(s->body, {"endcall"});
+        loop_depth_ = saved;
         expect_block_end();
         return s;
     }
@@ -617,13 +651,18 @@ private:
     void parse_call_args(Expr& call) {
         expect_op("(");
         while (!is_op(")")) {
-            if (is_op("*") || is_op("**")) fail(cur(), "unsupported: *args / **kwargs in calls");
-            if (cur().type == TokenType::Name && peek().type == TokenType::Operator && peek().text == "=") {
+            if (is_op("*") || is_op("**")) {
+                // f(*list, **dict): spread a sequence into positional and a dict into keyword arguments.
+                const Token star = next();
+                ExprPtr& slot = star.text == "*" ? call.b : call.c;
+                if (slot) fail(star, "only one " + star.text + " argument is supported in a call");
+                slot = parse_expression();
+            } else if (cur().type == TokenType::Name && peek().type == TokenType::Operator && peek().text == "=") {
                 std::string key = next().text;
                 next();
                 call.keywords.emplace_back(key, parse_expression());
             } else {
-                if (!call.keywords.empty()) fail(cur(), "positional argument after keyword argument");
+                if (!call.keywords.empty() || call.b || call.c) fail(cur(), "positional argument after keyword or * argument");
                 call.items.push_back(parse_expression());
             }
             if (!is_op(",")) break;

@@ -63,7 +63,8 @@ private Q_SLOTS:
             {"{% set %}", 1, 8, "expected a variable name after 'set'"},        // the '%}' at 8
             {"{{ a[1:2:3:4] }}", 1, 12, "too many ':' in slice"},               // third ':' at 12
             {"{% include 'x' %}", 1, 4, "unsupported tag 'include'"},
-            {"{% call foo() %}{% endcall %}", 1, 4, "unsupported tag 'call'"},
+            {"{% with x = 1 %}{% endwith %}", 1, 4, "unsupported tag 'with'"},
+            {"{% call foo %}{% endcall %}", 1, 9, "expected a macro call after 'call'"},      // "{% call " is 8 chars
             {"{{ x $ y }}", 1, 6, "unexpected character '$'"},
             {"{% break %}", 1, 4, "'break' outside of a for loop"},
             {"{% macro m(a %}{% endmacro %}", 1, 11, "unclosed '('"},           // "{% macro m" is 10 chars
@@ -92,6 +93,8 @@ private Q_SLOTS:
             {"{{ 1 < 'a' }}", 1, 4, "'<' not supported between instances of 'int' and 'str'"},
             {"{{ range(200000)|length }}", 1, 4, "range too big"},
             {"{% for m in 5 %}{% endfor %}", 1, 13, "'int' object is not iterable"},
+            {"{{ range(*3) }}", 1, 4, "argument after * must be a list"},
+            {"{% macro m() %}{% endmacro %}{{ m(x=1) }}", 1, 33, "takes no keyword argument 'x'"},  // 29 + "{{ " -> 33
         });
         // jinja2's Undefined only errors where it is used, not where it is made.
         QCOMPARE(error_of("[{{ foo }}{{ messages[0].nope }}{{ messages[7] }}{{ foo is defined }}]"), std::string());

@@ -76,6 +76,10 @@ CASES = [
     ("string methods", "{{ ' x '.strip() }}|{{ 'xyx'.strip('x') }}|{{ 'abc'.startswith(('x', 'a')) }}|{{ 'a-b'.replace('-', '+') }}|{{ 'Hi {}!'.format('you') }}|{{ 'a\\nb'.splitlines() }}", {}),
     ("selectattr/rejectattr with tests and no test", "{{ xs|selectattr('k')|map(attribute='n')|join }} {{ xs|rejectattr('k', 'none')|map(attribute='n')|join }} {{ xs|selectattr('n', 'in', ['a', 'c'])|map(attribute='n')|join }}",
      {"xs": [{"n": "a", "k": 1}, {"n": "b", "k": 0}, {"n": "c", "k": None}]}),
+    ("call blocks pass their body to the macro as caller(), with arguments",
+     "{% macro box(title) %}[{{ title }}: {{ caller() }}|{{ caller('x') }}]{% endmacro %}{% call(arg='-') box('T') %}body{{ arg }}{% endcall %}", {}),
+    ("*args and **kwargs spread into a call", "{% macro f(a, b, c='C') %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ f(*[1, 2]) }} {{ f(**{'a': 3, 'b': 4, 'c': 5}) }} {{ f(6, *[7]) }}", {}),
+    ("macros stored in a list can be called", "{% macro a() %}A{% endmacro %}{% macro b(x) %}B{{ x }}{% endmacro %}{% set ms = [a, b] %}{{ ms[0]() }}{{ ms[1](*[1]) }}", {}),
     ("default with boolean, d alias", "{{ none|default('x') }} {{ none|d('x', true) }} {{ ''|default('e', boolean=true) }} {{ missing|d }}|", {}),
 ]
 
