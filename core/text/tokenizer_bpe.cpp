@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <queue>
 
 #include <nlohmann/json.hpp>
@@ -66,12 +67,57 @@ private:
 std::atomic<uint64_t> g_model_serial{1};
 
 constexpr size_t kCacheMaxWordBytes = 256;   // tokenizers' MAX_LENGTH: longer words are not cached
-constexpr size_t kCacheCapacity = 100000;    // entries per model per thread
+constexpr size_t kCacheCapacity = 65536;     // words per model per thread; full -> no more inserts
 constexpr size_t kSmallWord = 48;            // symbols; above this the heap merge loop is used
 
-struct ThreadCache {
-    uint64_t serial = 0;
-    std::unordered_map<std::string, std::vector<int32_t>> map;
+// Pre-token -> ids cache, one per thread and model (no locks). Open addressing over a flat slot
+// array; keys and ids live in two pools, so a lookup touches one slot and two short runs.
+class WordCache {
+public:
+    uint64_t serial = 0;  // the model it belongs to
+
+    void reset(uint64_t model_serial) {
+        serial = model_serial;
+        slots_.assign(2 * kCacheCapacity, Slot{});
+        keys_.clear();
+        ids_.clear();
+        count_ = 0;
+    }
+    // Appends the cached ids of word to out; false if absent.
+    bool get(std::string_view word, uint64_t h, std::vector<int32_t>& out) const {
+        for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+            const Slot& s = slots_[i];
+            if (s.hash == 0) return false;
+            if (s.hash == h && s.key_len == word.size() && std::memcmp(keys_.data() + s.key_off, word.data(), word.size()) == 0) {
+                out.insert(out.end(), ids_.begin() + s.ids_off, ids_.begin() + s.ids_off + s.ids_len);
+                return true;
+            }
+        }
+    }
+    void put(std::string_view word, uint64_t h, const int32_t* ids, size_t n) {
+        if (count_ >= kCacheCapacity) return;
+        size_t i = h & (slots_.size() - 1);
+        while (slots_[i].hash != 0) i = (i + 1) & (slots_.size() - 1);
+        slots_[i] = Slot{h, static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(word.size()),
+                         static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(n)};
+        keys_.append(word.data(), word.size());
+        ids_.insert(ids_.end(), ids, ids + n);
+        ++count_;
+    }
+    static uint64_t hash(std::string_view w) {
+        uint64_t h = std::hash<std::string_view>()(w);
+        return h == 0 ? 1 : h;  // 0 marks an empty slot
+    }
+
+private:
+    struct Slot {
+        uint64_t hash = 0;
+        uint32_t key_off = 0, key_len = 0, ids_off = 0, ids_len = 0;
+    };
+    std::vector<Slot> slots_;
+    std::string keys_;
+    std::vector<int32_t> ids_;
+    size_t count_ = 0;
 };
 
 }  // namespace
@@ -244,6 +290,31 @@ public:
 
     void tokenize(std::string_view w, std::vector<int32_t>& out) const {
         if (w.empty()) return;
+        if (w.size() >= kCacheMaxWordBytes) {
+            tokenize_word(w, out);
+            return;
+        }
+        // A few models per thread (e.g. policy and reward tokenizers); the oldest is replaced.
+        // The cache sits in front of ignore_merges' vocab lookup: both give the same ids.
+        thread_local WordCache caches[4];
+        thread_local size_t next_slot = 0;
+        WordCache* cache = nullptr;
+        for (auto& c : caches)
+            if (c.serial == serial) cache = &c;
+        if (!cache) {
+            cache = &caches[next_slot];
+            next_slot = (next_slot + 1) % 4;
+            cache->reset(serial);
+        }
+        const uint64_t h = WordCache::hash(w);
+        if (cache->get(w, h, out)) return;
+        size_t before = out.size();
+        tokenize_word(w, out);
+        cache->put(w, h, out.data() + before, out.size() - before);
+    }
+
+    // tokenizers' BPE::tokenize without the cache.
+    void tokenize_word(std::string_view w, std::vector<int32_t>& out) const {
         if (ignore_merges) {
             int32_t id = lookup(w);
             if (id >= 0) {
@@ -251,32 +322,7 @@ public:
                 return;
             }
         }
-        if (w.size() >= kCacheMaxWordBytes) {
-            tokenize_uncached(w, out);
-            return;
-        }
-        thread_local ThreadCache caches[4];
-        thread_local size_t next_slot = 0;
-        ThreadCache* cache = nullptr;
-        for (auto& c : caches)
-            if (c.serial == serial) cache = &c;
-        if (!cache) {
-            cache = &caches[next_slot];
-            next_slot = (next_slot + 1) % 4;
-            cache->serial = serial;
-            cache->map.clear();
-        }
-        thread_local std::string key;
-        key.assign(w.data(), w.size());
-        auto it = cache->map.find(key);
-        if (it != cache->map.end()) {
-            out.insert(out.end(), it->second.begin(), it->second.end());
-            return;
-        }
-        size_t before = out.size();
         tokenize_uncached(w, out);
-        if (cache->map.size() < kCacheCapacity)
-            cache->map.emplace(key, std::vector<int32_t>(out.begin() + static_cast<std::ptrdiff_t>(before), out.end()));
     }
 };
 

@@ -50,6 +50,8 @@ std::string unicode_normalize(std::string_view s, NormForm form);
 // GPT-2's bytes_to_unicode: byte -> printable code point, UTF-8 encoded (1 or 2 bytes).
 struct ByteLevelTable {
     std::string byte_to_utf8[256];
+    char utf8[256][2];    // the same, as raw bytes for the hot loop
+    uint8_t utf8_len[256];
     std::unordered_map<uint32_t, uint8_t> char_to_byte;
 };
 const ByteLevelTable& byte_level_table();

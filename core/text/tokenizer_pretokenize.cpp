@@ -143,9 +143,19 @@ public:
             }
             auto emit = [&](size_t b, size_t e) {
                 if (e == b) return;
-                uint32_t start = static_cast<uint32_t>(scratch.buf.size());
-                for (size_t i = b; i < e; ++i) scratch.buf += table.byte_to_utf8[static_cast<unsigned char>(text[i])];
-                scratch.spans.push_back({start, static_cast<uint32_t>(scratch.buf.size()), span.at_origin && b == 0});
+                // Every byte becomes 1 or 2 UTF-8 bytes: size for the worst case, then trim.
+                const size_t start = scratch.buf.size();
+                scratch.buf.resize(start + 2 * (e - b));
+                char* out = &scratch.buf[start];
+                for (size_t i = b; i < e; ++i) {
+                    const auto c = static_cast<unsigned char>(text[i]);
+                    out[0] = table.utf8[c][0];
+                    out[1] = table.utf8[c][1];
+                    out += table.utf8_len[c];
+                }
+                scratch.buf.resize(static_cast<size_t>(out - scratch.buf.data()));
+                scratch.spans.push_back({static_cast<uint32_t>(start), static_cast<uint32_t>(scratch.buf.size()),
+                                         span.at_origin && b == 0});
             };
             if (!regex_) {
                 emit(0, text.size());

@@ -189,6 +189,9 @@ const ByteLevelTable& byte_level_table() {
             bool keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
             uint32_t cp = keep ? b : next++;
             utf8_append(t.byte_to_utf8[b], cp);
+            t.utf8_len[b] = static_cast<uint8_t>(t.byte_to_utf8[b].size());
+            t.utf8[b][0] = t.byte_to_utf8[b][0];
+            t.utf8[b][1] = t.utf8_len[b] > 1 ? t.byte_to_utf8[b][1] : '\0';
             t.char_to_byte[cp] = static_cast<uint8_t>(b);
         }
         return t;
