@@ -226,14 +226,16 @@ Record map_known(Format f, const json& o) {
         case Format::HhRlhf: {
             if (has(o, "prompt"))
                 throw RecordError(kIssueFormatMismatch, "hh-rlhf records have no 'prompt' field");
+            const std::string chosen_text = require_text(o, "chosen");
+            const std::string rejected_text = require_text(o, "rejected");
             Messages c, rj;
             try {
-                c = parse_hh_transcript(require_text(o, "chosen"));
+                c = parse_hh_transcript(chosen_text);
             } catch (const RecordError& e) {
                 throw RecordError(e.category(), std::string("field 'chosen': ") + e.what());
             }
             try {
-                rj = parse_hh_transcript(require_text(o, "rejected"));
+                rj = parse_hh_transcript(rejected_text);
             } catch (const RecordError& e) {
                 throw RecordError(e.category(), std::string("field 'rejected': ") + e.what());
             }
