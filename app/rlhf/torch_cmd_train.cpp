@@ -1,0 +1,339 @@
+// rlhf train CONFIG.yaml [--project DIR] [--resume] — runs one training job from a YAML config
+// (core/train/config.h) and prints one JSON line of metrics per step on stdout (DESIGN.md §6).
+// With --project the run, its metrics, samples and checkpoints are recorded in the project's
+// store and the run directory is <project>/runs/<run-id>; without it, ./runs/<name>.
+// --resume continues from the newest intact checkpoint of that run directory.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "app/rlhf/cli.h"
+#include "core/data/import.h"
+#include "core/io/atomic_file.h"
+#include "core/io/error.h"
+#include "core/io/sha256.h"
+#include "core/model/checkpoint.h"
+#include "core/model/heads.h"
+#include "core/model/lora.h"
+#include "core/store/project.h"
+#include "core/text/tokenizer.h"
+#include "core/train/algorithms.h"
+#include "core/train/checkpoint.h"
+#include "core/train/config.h"
+#include "core/train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace rlhf;
+using namespace rlhf::train;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Data: records from a file or a project dataset, flattened to text, then token ids.
+
+std::string join_messages(const data::Messages& m) {
+    // Role-less (TRL standard) text is used as is; conversational turns are joined one per line.
+    // (Rendering through the model's chat template is a follow-up.)
+    std::string out;
+    for (const auto& msg : m) {
+        if (!out.empty()) out += "\n";
+        out += msg.role.empty() ? msg.content : msg.role + ": " + msg.content;
+    }
+    return out;
+}
+
+std::vector<data::Record> load_records(const TrainConfig& c, store::Project* project) {
+    std::vector<data::Record> out;
+    if (!c.data.file.empty()) {
+        data::ImportOptions o;
+        auto summary = data::import_file(c.data.file, o, [&](data::Record&& r) { out.push_back(std::move(r)); });
+        if (out.empty()) throw Error(c.data.file + ": no usable records (" + std::to_string(summary.records_skipped) + " skipped)");
+        return out;
+    }
+    if (!project) throw UsageError("rlhf train: data.dataset '" + c.data.dataset + "' needs --project DIR");
+    auto ds = project->find_dataset(c.data.dataset);
+    if (!ds) throw Error(project->dir() + ": data.dataset: no dataset named '" + c.data.dataset + "'");
+    project->for_each_record(ds->id, [&](store::StoredRecord&& r) { out.push_back(std::move(r.record)); });
+    if (out.empty()) throw Error(project->dir() + ": dataset '" + c.data.dataset + "' is empty");
+    return out;
+}
+
+struct Encoder {
+    std::shared_ptr<const text::Tokenizer> tok;
+    int64_t max_prompt = 256;
+
+    TokenIds prompt(const data::Messages& m) const {
+        auto ids = tok->encode(join_messages(m), /*add_special_tokens=*/true);
+        TokenIds out(ids.begin(), ids.end());
+        // Keep the end of a long prompt: it is what the response follows.
+        if (static_cast<int64_t>(out.size()) > max_prompt) out.erase(out.begin(), out.end() - max_prompt);
+        return out;
+    }
+    TokenIds response(const data::Messages& m) const {
+        // Tokenized separately from the prompt, so no token spans the boundary.
+        auto ids = tok->encode(join_messages(m), /*add_special_tokens=*/false);
+        TokenIds out(ids.begin(), ids.end());
+        if (tok->eos_id() >= 0) out.push_back(tok->eos_id());
+        return out;
+    }
+    int64_t pad_id() const {
+        if (tok->pad_id() >= 0) return tok->pad_id();
+        return tok->eos_id() >= 0 ? tok->eos_id() : 0;
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+torch::Device pick_device(const std::string& d) {
+    if (d == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    if (d.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) throw Error("device: '" + d + "' but CUDA is not available");
+    return torch::Device(d);
+}
+
+void make_lora_only_trainable(model::CausalLM& m) {
+    for (auto& p : m.parameters()) p.set_requires_grad(false);
+    for (auto& p : model::lora_parameters(m)) p.set_requires_grad(true);
+}
+
+double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int run_train(cli::Args& args) {
+    const std::string project_dir = args.get("project", "");
+    const bool resume = args.flag("resume");
+    const auto pos = args.positional(1, 1);
+    args.finish();
+    const std::string config_path = pos[0];
+    TrainConfig c = load_train_config(config_path);
+    std::string config_text;
+    {
+        std::ifstream in(config_path, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        config_text = ss.str();
+    }
+    if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
+    const torch::Device device = pick_device(c.device);
+    const std::string name = c.name.empty() ? std::string(algo_name(c.algo)) : c.name;
+
+    // ---- run directory and store
+    std::optional<store::Project> project;
+    int64_t run_id = 0;
+    std::string run_dir;
+    if (!project_dir.empty()) {
+        project = store::Project::open(project_dir);
+        if (resume) {
+            for (const auto& r : project->runs())
+                if (r.name == name && r.kind == algo_name(c.algo)) {
+                    run_id = r.id;
+                    break;
+                }
+            if (!run_id) throw Error(project_dir + ": --resume: no earlier run named '" + name + "'");
+        } else {
+            store::RunInfo info;
+            info.kind = algo_name(c.algo);
+            info.name = name;
+            info.config_yaml = config_text;
+            info.base_model = c.model.policy;
+            run_id = project->create_run(info);
+        }
+        run_dir = (fs::path(project->runs_dir()) / std::to_string(run_id)).string();
+        project->set_run_status(run_id, store::RunStatus::Running);
+    } else {
+        run_dir = (fs::path("runs") / name).string();
+    }
+    fs::create_directories(run_dir);
+    io::write_file_atomic(run_dir + "/config.yaml", config_text);
+
+    auto fail_run = [&](const std::string& why, store::RunStatus status) {
+        if (project && run_id) project->set_run_status(run_id, status, why);
+    };
+    try {
+        auto records = load_records(c, project ? &*project : nullptr);
+        Encoder enc{text::Tokenizer::from_file(c.model.tokenizer.empty() ? c.model.policy : c.model.tokenizer),
+                    c.data.max_prompt_length};
+        model::LoadOptions lo;
+        lo.device = device;
+        torch::manual_seed(static_cast<uint64_t>(c.seed));
+
+        std::shared_ptr<model::CausalLM> policy;
+        std::unique_ptr<TrainTask> task;
+        model::RewardModel rm_trained{nullptr};
+        std::shared_ptr<model::CausalLM> reference_keep;  // outlives the task for PPO/GRPO
+        auto load_policy = [&] {
+            policy = model::load_causal_lm(c.model.policy, lo);
+            return policy;
+        };
+        auto reference_of = [&](const std::shared_ptr<model::CausalLM>& p) {
+            auto ref = c.model.reference.empty() ? clone_model(*p) : model::load_causal_lm(c.model.reference, lo);
+            freeze(*ref);
+            return ref;
+        };
+        auto maybe_lora = [&] {
+            if (!c.lora.enabled) return;
+            model::LoraConfig lc;
+            lc.rank = c.lora.r;
+            lc.alpha = c.lora.alpha;
+            lc.dropout = c.lora.dropout;
+            lc.target_modules = c.lora.targets;
+            model::apply_lora(*policy, lc, static_cast<uint64_t>(c.seed));
+            make_lora_only_trainable(*policy);
+        };
+        auto rl_options = [&] {
+            RlOptions o;
+            o.eos_ids = model::generation_eos_ids(c.model.policy, policy->config());
+            o.pad_id = enc.pad_id();
+            auto tok = enc.tok;
+            o.decode = [tok](const TokenIds& ids) { return tok->decode(std::vector<int32_t>(ids.begin(), ids.end()), true); };
+            if (c.model.reward.empty()) throw Error(config_path + ": model.reward: PPO/GRPO from the CLI need a reward model folder");
+            o.reward_model = model::load_reward_model(c.model.reward, lo);
+            return o;
+        };
+        std::vector<TokenIds> prompts;
+        auto collect_prompts = [&] {
+            for (const auto& r : records) {
+                const auto& m = r.kind == data::RecordKind::Prompt ? r.prompt.prompt : r.pref.prompt;
+                if (r.kind == data::RecordKind::Sft) continue;
+                prompts.push_back(enc.prompt(m));
+            }
+            if (prompts.empty()) throw Error(config_path + ": data: no prompts in the dataset");
+        };
+
+        switch (c.algo) {
+        case Algo::Sft: {
+            std::vector<SftExampleIds> ex;
+            for (const auto& r : records) {
+                if (r.kind != data::RecordKind::Sft || r.sft.messages.empty()) continue;
+                // The last turn is the response; everything before it is the prompt.
+                data::Messages prompt(r.sft.messages.begin(), r.sft.messages.end() - 1);
+                data::Messages response{r.sft.messages.back()};
+                ex.push_back({prompt.empty() ? TokenIds{} : enc.prompt(prompt), enc.response(response)});
+            }
+            if (ex.empty()) throw Error(config_path + ": data: no SFT examples in the dataset");
+            load_policy();
+            maybe_lora();
+            task = std::make_unique<SftTask>(policy, std::move(ex), c, enc.pad_id());
+            break;
+        }
+        case Algo::Rm:
+        case Algo::Dpo: {
+            std::vector<PreferenceIds> pairs;
+            for (const auto& r : records) {
+                if (r.kind != data::RecordKind::Preference) continue;
+                PreferenceIds p{enc.prompt(r.pref.prompt), enc.response(r.pref.chosen), enc.response(r.pref.rejected), 0.0};
+                if (r.pref.score_chosen && r.pref.score_rejected) p.margin = *r.pref.score_chosen - *r.pref.score_rejected;
+                pairs.push_back(std::move(p));
+            }
+            if (pairs.empty()) throw Error(config_path + ": data: no preference pairs in the dataset");
+            load_policy();
+            if (c.algo == Algo::Rm) {
+                rm_trained = model::make_reward_model(policy, static_cast<uint64_t>(c.seed));
+                task = std::make_unique<RmTask>(rm_trained, std::move(pairs), c, enc.pad_id());
+            } else {
+                auto ref = reference_of(policy);  // before LoRA: the base weights
+                maybe_lora();
+                task = std::make_unique<DpoTask>(policy, *ref, std::move(pairs), c, enc.pad_id());
+            }
+            break;
+        }
+        case Algo::Ppo: {
+            collect_prompts();
+            load_policy();
+            reference_keep = reference_of(policy);
+            maybe_lora();
+            task = std::make_unique<PpoTask>(PolicyWithValue(policy), reference_keep, prompts, c, rl_options());
+            break;
+        }
+        case Algo::Grpo: {
+            collect_prompts();
+            load_policy();
+            if (c.grpo.beta > 0) reference_keep = reference_of(policy);
+            maybe_lora();
+            task = std::make_unique<GrpoTask>(policy, reference_keep, prompts, c, rl_options());
+            break;
+        }
+        }
+
+        // ---- the loop
+        const std::string ckpt_dir = run_dir + "/checkpoints";
+        auto opts = TrainerOptions::from_config(c, ckpt_dir, task->steps_per_epoch(c.grad_accum));
+        if (opts.max_steps <= 0) throw Error(config_path + ": max_steps: set max_steps (the task cannot count its epochs)");
+        TrainerCallbacks cb;
+        cb.on_metrics = [&](int64_t step, const Metrics& m) {
+            nlohmann::json line;
+            line["step"] = step;
+            for (const auto& [k, v] : m) line[k] = v;
+            std::cout << line.dump() << "\n" << std::flush;
+            if (project) {
+                std::vector<store::MetricPoint> pts;
+                const double wall = now_seconds();
+                for (const auto& [k, v] : m) pts.push_back(store::MetricPoint{k, step, v, wall});
+                project->append_metrics(run_id, pts);
+            }
+        };
+        cb.on_samples = [&](int64_t step, const std::vector<Sample>& samples) {
+            if (!project) return;
+            std::vector<store::Sample> out;
+            for (const auto& s : samples) {
+                store::Sample x;
+                x.run_id = run_id;
+                x.step = step;
+                x.prompt = s.prompt;
+                x.response = s.completion;
+                x.reward = s.reward;
+                out.push_back(x);
+            }
+            project->add_samples(run_id, out);
+        };
+        cb.on_checkpoint = [&](int64_t step, const std::string& path) {
+            if (!project) return;
+            store::Checkpoint ck;
+            ck.run_id = run_id;
+            ck.step = step;
+            ck.path = fs::relative(path, project->dir()).string();
+            ck.sha256 = io::sha256_file_hex(path + "/" + kManifestName);
+            project->add_checkpoint(ck);
+        };
+        cb.on_log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+        Trainer trainer(opts, *task, cb);
+        if (resume) {
+            const int64_t at = trainer.resume();
+            if (at < 0) std::fprintf(stderr, "rlhf train: --resume: no intact checkpoint in %s, starting fresh\n", ckpt_dir.c_str());
+        }
+        auto result = trainer.run();
+
+        // ---- export the trained model in Hugging Face layout
+        model::SaveOptions so;
+        so.tokenizer_from = c.model.tokenizer.empty() ? c.model.policy : c.model.tokenizer;
+        const std::string final_dir = run_dir + "/final";
+        if (c.algo == Algo::Rm) {
+            model::save_reward_model(rm_trained, final_dir, so);
+        } else {
+            if (c.lora.enabled) model::merge_lora(*policy);
+            model::save_causal_lm(*policy, final_dir, so);
+        }
+        std::fprintf(stderr, "rlhf train: %lld steps (%s); model saved to %s\n", static_cast<long long>(result.steps),
+                     result.stop_reason.c_str(), final_dir.c_str());
+        if (project) project->set_run_status(run_id, store::RunStatus::Completed);
+        return 0;
+    } catch (const Cancelled&) {
+        fail_run("cancelled", store::RunStatus::Cancelled);
+        throw;
+    } catch (const std::exception& e) {
+        fail_run(e.what(), store::RunStatus::Failed);
+        throw;
+    }
+}
+
+}  // namespace
+
+RLHF_CLI_COMMAND(train, "rlhf train CONFIG.yaml [--project DIR] [--resume]",
+                 "Train (sft|rm|ppo|dpo|grpo) from a YAML config; one JSON line of metrics per step.", run_train);
