@@ -64,7 +64,7 @@ struct RowPage {
 
 // Equal-width histogram of per-record lengths over [0, max]; counts[i] covers [edges[i], edges[i+1]).
 struct LengthHistogram {
-    std::vector<size_t> edges;     // bins + 1 edges; the last bin also holds `max`
+    std::vector<size_t> edges;     // bins + 1 edges, width max / bins + 1, so edges.back() > max
     std::vector<uint64_t> counts;  // bins
     size_t min = 0, max = 0;
     double mean = 0;
