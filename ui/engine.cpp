@@ -2,6 +2,7 @@
 
 #include <QDateTime>
 #include <QMetaObject>
+#include <QProcess>
 #include <QThread>
 #include <QtGlobal>
 
@@ -271,11 +272,17 @@ int Engine::startDemoJob(int steps, int intervalMs, const QString& series) {
 QString Engine::backendInfo() {
     QString info = QStringLiteral("Qt %1 (built with %2)").arg(QString::fromLatin1(qVersion()),
                                                                QStringLiteral(QT_VERSION_STR));
-#ifdef RLHF_UI_HAVE_TORCH
-    info += QStringLiteral("\n") + QString::fromStdString(torchInfo());
-#else
-    info += QStringLiteral("\nLibTorch: not built in (RLHF_WITH_TORCH=OFF)");
-#endif
+    // LibTorch (and CUDA) live in the training/generation process, not in the GUI: ask the CLI
+    // this workbench runs jobs with. Quick (no model is loaded); bounded by a 2 s timeout.
+    QProcess cli;
+    cli.start(cliPath(), {QStringLiteral("version")});
+    if (cli.waitForFinished(2000) && cli.exitCode() == 0) {
+        info += QStringLiteral("\n") + QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
+    } else {
+        cli.kill();
+        cli.waitForFinished(1000);
+        info += QStringLiteral("\nrlhf CLI not found (%1): LibTorch/CUDA unknown").arg(cliPath());
+    }
     return info;
 }
 

@@ -112,6 +112,17 @@ LivePlot::LivePlot(QWidget* parent) : QWidget(parent) {
     connect(plot_, &QCustomPlot::mousePress, this, &LivePlot::onMousePress);
     connect(plot_, &QCustomPlot::mouseRelease, this, &LivePlot::onMouseRelease);
     connect(plot_, &QCustomPlot::mouseWheel, this, [this] { follow_ = false; });
+    // Clicking a legend entry hides or shows that series (its entry stays, greyed out).
+    connect(plot_, &QCustomPlot::legendClick, this, [this](QCPLegend*, QCPAbstractLegendItem* item, QMouseEvent*) {
+        auto* pli = qobject_cast<QCPPlottableLegendItem*>(item);
+        if (!pli) return;
+        for (const Series& s : series_) {
+            if (s.raw == pli->plottable() || s.smooth == pli->plottable()) {
+                setSeriesVisible(s.name, !s.visible);
+                return;
+            }
+        }
+    });
     connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] {
         follow_ = true;
         replotNow();
@@ -226,6 +237,7 @@ void LivePlot::applyStyle(Series& s, int colorIndex) {
     s.smooth->setPen(QPen(color, 2.0));
     s.raw->setVisible(s.visible);
     s.smooth->setVisible(s.visible && smoothing_ > 0);
+    const QColor text = palette().color(s.visible ? QPalette::Active : QPalette::Disabled, QPalette::Text);
     // With no smoothing the smoothed graph would duplicate the raw one; the legend then names raw.
     if (smoothing_ > 0) {
         s.raw->removeFromLegend();
@@ -235,6 +247,9 @@ void LivePlot::applyStyle(Series& s, int colorIndex) {
         s.smooth->removeFromLegend();
         s.raw->setName(s.name);
         s.raw->addToLegend();
+    }
+    if (auto* item = plot_->legend->itemWithPlottable(smoothing_ > 0 ? static_cast<QCPAbstractPlottable*>(s.smooth) : s.raw)) {
+        item->setTextColor(text);
     }
 }
 

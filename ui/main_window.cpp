@@ -142,16 +142,19 @@ void MainWindow::rebuildRecentMenu() {
     recentMenu_->setEnabled(!recent.isEmpty());
 }
 
-void MainWindow::showAbout() {
-    QMessageBox box(this);
-    box.setWindowTitle(tr("About RLHF Workbench"));
-    box.setTextFormat(Qt::PlainText);
-    box.setText(tr("RLHF Workbench %1\nA native desktop for the whole RLHF loop.")
-                    .arg(QApplication::applicationVersion()));
-    box.setInformativeText(Engine::backendInfo());
-    box.setObjectName(QStringLiteral("aboutBox"));
-    box.exec();
+QMessageBox* MainWindow::makeAboutBox() {
+    auto* box = new QMessageBox(this);
+    box->setWindowTitle(tr("About RLHF Workbench"));
+    box->setTextFormat(Qt::PlainText);
+    box->setText(tr("RLHF Workbench %1\nA native desktop for the whole RLHF loop.")
+                     .arg(QApplication::applicationVersion()));
+    box->setInformativeText(Engine::backendInfo());
+    box->setObjectName(QStringLiteral("aboutBox"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    return box;
 }
+
+void MainWindow::showAbout() { makeAboutBox()->exec(); }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     QSettings settings;

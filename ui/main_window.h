@@ -7,6 +7,7 @@
 #include <QStringList>
 
 class QMenu;
+class QMessageBox;
 class QTabWidget;
 
 namespace rlhf::ui {
@@ -34,6 +35,8 @@ public:
     QWidget* panel(const QString& objectName) const;
     QStringList recentProjects() const;
     void showAbout();
+    // The About box (Qt version, and LibTorch/CUDA as the rlhf CLI reports them), not yet shown.
+    QMessageBox* makeAboutBox();
 
 Q_SIGNALS:
     void projectChanged(const QString& dir);

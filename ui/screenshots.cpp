@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
+#include <QMessageBox>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTabWidget>
@@ -25,6 +26,7 @@
 #include "ui/live_plot.h"
 #include "ui/main_window.h"
 #include "ui/runs_panel.h"
+#include "ui/train_panel.h"
 #include "ui/workbench.h"
 
 namespace rlhf::ui {
@@ -136,6 +138,7 @@ int saveScreenshots(const QString& outDir, const QString& projectDir) {
 
     QTabWidget* tabs = window.tabs();
     tabs->setCurrentWidget(runs);
+    runs->showSamples(1, 100);  // run #1 (sft-demo) logs samples every 50 steps
     settle(600);
     ok &= save(&window, outDir, QStringLiteral("runs"));
 
@@ -148,6 +151,31 @@ int saveScreenshots(const QString& outDir, const QString& projectDir) {
     labeling->setFocus();
     settle(400);
     ok &= save(&window, outDir, QStringLiteral("labeling"));
+
+    // The launcher with a stand-in trainer (prints `rlhf train`'s JSON lines), so its plot has data.
+    const QString fake = temp.filePath(QStringLiteral("demo-trainer"));
+    {
+        QFile f(fake);
+        f.open(QIODevice::WriteOnly);
+        f.write("#!/bin/sh\nawk 'BEGIN { srand(3); for (i = 1; i <= 200; i++) { printf \"{\\\"step\\\": %d, \\\"loss\\\": %.4f, "
+                "\\\"learning_rate\\\": %.6f}\\n\", i, 2.2*exp(-i/50)+0.4+0.05*rand(), 0.0002*(i<20?i/20:1); fflush() } }'\n");
+        f.close();
+        f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    }
+    qputenv("RLHF_CLI", fake.toUtf8());
+    auto* train = window.findChild<TrainPanel*>();
+    tabs->setCurrentWidget(train);
+    const int trainJob = train->start(false);
+    waitUntil([&] { return trainJob == 0 || !engine->isRunning(trainJob); }, 20000);
+    settle(600);
+    ok &= save(&window, outDir, QStringLiteral("train"));
+    qunsetenv("RLHF_CLI");
+
+    QMessageBox* about = window.makeAboutBox();
+    about->show();
+    settle(300);
+    ok &= save(about, outDir, QStringLiteral("about"));
+    about->close();
 
     engine->cancelJob(live);
     waitUntil([&] { return !engine->isRunning(live); }, 10000);

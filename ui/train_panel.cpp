@@ -205,7 +205,19 @@ TrainPanel::TrainPanel(Engine* engine, QWidget* parent) : QWidget(parent), engin
     connect(stopButton_, &QPushButton::clicked, this, &TrainPanel::stop);
     connect(engine_, &Engine::jobMetrics, this, [this](int id, const QVector<MetricPoint>& points) {
         if (id != jobId_) return;
-        for (const MetricPoint& p : points) plot_->appendPoint(p.series, double(p.step), p.wallTime, p.value);
+        for (const MetricPoint& p : points) {
+            const bool isNew = plot_->pointCount(p.series) == 0;
+            plot_->appendPoint(p.series, double(p.step), p.wallTime, p.value);
+            if (isNew) {
+                // Scales differ (loss ~1, learning rate ~1e-5): show the headline metrics, the
+                // rest are a legend click away.
+                const QString metric = p.series.section(QLatin1Char('/'), 1);
+                const bool headline = metric == QStringLiteral("loss") || metric.startsWith(QStringLiteral("objective/scores"))
+                                      || metric == QStringLiteral("reward") || metric == QStringLiteral("accuracy");
+                plot_->flushNow();
+                plot_->setSeriesVisible(p.series, headline);
+            }
+        }
     });
     connect(engine_, &Engine::jobProgress, this, [this](int id, qint64 done, qint64 total, double rate, double eta) {
         if (id == jobId_) status_->setText(tr("Training: %1").arg(formatProgress(done, total, rate, eta)));
