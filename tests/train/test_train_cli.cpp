@@ -50,7 +50,7 @@ class TrainCliTest : public QObject {
         std::ofstream(dir_ + "/sft.yaml") << "algo: sft\n"
                                           << "name: cli-test\n"
                                           << "model:\n  policy: " << dir_ << "/tiny\n"
-                                          << "data:\n  file: " << dir_ << "/sft.jsonl\n  max_length: 48\n"
+                                          << "data:\n  file: " << dir_ << "/sft.jsonl\n  max_prompt_length: 16\n  max_length: 48\n"
                                           << "optimizer:\n  lr: 1.0e-3\n"
                                           << "batch_size: 2\n"
                                           << "max_steps: " << max_steps << "\n"
@@ -113,8 +113,8 @@ private Q_SLOTS:
         write_config(3, "optimizer_typo: 1\n");
         auto r = run_cli({QStringLiteral("train"), QString::fromStdString(dir_ + "/sft.yaml")}, QString::fromStdString(dir_));
         QCOMPARE(r.code, 1);
-        // the config has 14 lines before the typo
-        QVERIFY2(r.err.find("sft.yaml:15:1: optimizer_typo: unknown key") != std::string::npos, r.err.c_str());
+        // the config has 15 lines before the typo
+        QVERIFY2(r.err.find("sft.yaml:16:1: optimizer_typo: unknown key") != std::string::npos, r.err.c_str());
         auto usage = run_cli({QStringLiteral("train")}, QString::fromStdString(dir_));
         QCOMPARE(usage.code, 2);
         auto missing = run_cli({QStringLiteral("train"), QString::fromStdString(dir_ + "/nope.yaml")}, QString::fromStdString(dir_));
