@@ -1,0 +1,166 @@
+// rlhf bench generate — prefill and decode throughput (tokens/s) and peak memory at batch 1 and
+// batch 16, for a model folder or a random model of any family built on the spot (--random),
+// which --save can write out in Hugging Face layout for tests and demos. Greedy decoding through
+// the same KV cache and forward as core/generate; random prompt ids, no tokenizer needed.
+// Figures are printed, never asserted.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <torch/torch.h>
+
+// Debian's CPU LibTorch ships the c10/cuda headers without the CUDA toolkit they include.
+#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define RLHF_BENCH_CUDA_STATS 1
+#endif
+
+#include "app/rlhf/cli.h"
+#include "core/io/error.h"
+#include "core/model/checkpoint.h"
+#include "core/model/model.h"
+
+namespace {
+
+using namespace rlhf;
+using Clock = std::chrono::steady_clock;
+
+// Peak resident set of this process (VmHWM), in MiB; monotonic over the process's life.
+double peak_rss_mib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    return 0.0;
+}
+
+// Presets of ~10M parameters (--size small) and ~1M (--size tiny), with an 8192-token vocabulary.
+model::ModelConfig random_config(const std::string& family, const std::string& size) {
+    bool small = size == "small";
+    if (size != "small" && size != "tiny") throw UsageError("rlhf bench generate: --size must be tiny or small");
+    int64_t hidden = small ? 320 : 128, layers = small ? 6 : 2, heads = small ? 5 : 4;
+    int64_t kv = family == "gpt2" ? heads : (small ? 5 : 2);
+    int64_t inter = family == "gpt2" ? 4 * hidden : (small ? 864 : 344);
+    auto cfg = model::make_config(family, hidden, layers, heads, kv, inter, small ? 8192 : 2048, 1024);
+    cfg.tie_word_embeddings = true;  // as SmolLM / small Qwen do; keeps "small" near 10M parameters
+    return cfg;
+}
+
+double seconds_since(Clock::time_point t0, torch::Device dev) {
+    if (dev.is_cuda()) torch::cuda::synchronize();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+int run_bench_generate(cli::Args& args) {
+    const std::string dir = args.get("model", "");
+    const std::string random_family = args.get("random", "");
+    const std::string size = args.get("size", "small");
+    const std::string save_dir = args.get("save", "");
+    const std::string dtype_name = args.get("dtype", "f32");
+    const std::string device_name = args.get("device", "cpu");
+    const long long prompt_len = args.get_int("prompt-len", 128);
+    const long long new_tokens = args.get_int("new-tokens", 64);
+    const long long threads = args.get_int("threads", 0);
+    const long long seed = args.get_int("seed", 0);
+    args.finish();
+    if (dir.empty() == random_family.empty())
+        throw UsageError("rlhf bench generate: give exactly one of --model DIR or --random FAMILY");
+    if (prompt_len <= 0 || new_tokens <= 0) throw UsageError("rlhf bench generate: lengths must be positive");
+
+    at::set_num_threads(threads > 0 ? static_cast<int>(threads)
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    torch::Device device(device_name);
+    if (device.is_cuda() && !torch::cuda::is_available())
+        throw Error("rlhf bench generate: --device " + device_name + " but this LibTorch has no CUDA device");
+    torch::Dtype dtype = model::parse_dtype(dtype_name);
+
+    std::shared_ptr<model::CausalLM> lm;
+    if (!dir.empty()) {
+        model::LoadOptions lo;
+        lo.dtype = dtype;
+        lo.device = device;
+        lm = model::load_causal_lm(dir, lo);
+    } else {
+        lm = model::make_random_model(random_config(random_family, size), static_cast<uint64_t>(seed), dtype, device);
+        if (!save_dir.empty()) {
+            model::save_causal_lm(*lm, save_dir);
+            std::printf("saved random %s model to %s\n", random_family.c_str(), save_dir.c_str());
+        }
+    }
+    const auto& cfg = lm->config();
+    int64_t n_params = 0;
+    for (auto& [name, p] : lm->hf_parameters()) n_params += p.numel();
+    std::printf("model: %s, %.2fM parameters, hidden %lld, layers %lld, heads %lld/%lld kv, vocab %lld; "
+                "dtype %s, device %s, %d threads\n",
+                cfg.model_type.c_str(), n_params / 1e6, (long long)cfg.hidden_size, (long long)cfg.num_hidden_layers,
+                (long long)cfg.num_attention_heads, (long long)cfg.num_key_value_heads, (long long)cfg.vocab_size,
+                model::dtype_to_string(dtype).c_str(), device_name.c_str(), at::get_num_threads());
+    if (cfg.is_gpt2() && prompt_len + new_tokens > cfg.max_position_embeddings)
+        throw UsageError("rlhf bench generate: prompt + new tokens exceed n_positions");
+
+    torch::NoGradGuard no_grad;
+    auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
+    for (int64_t batch : {int64_t(1), int64_t(16)}) {
+        auto ids = torch::randint(0, cfg.vocab_size, {batch, prompt_len}, gen, torch::kLong).to(device);
+        // Warm-up (allocator, OpenMP pool, kernels) on a short run, not timed.
+        {
+            const int64_t w = std::min<int64_t>(8, prompt_len);
+            auto c = model::KvCache::allocate(cfg, batch, w + 1, lm->dtype(), device);
+            auto h = lm->forward_hidden(ids.narrow(1, 0, w), {}, &c);
+            lm->lm_logits(h.narrow(1, w - 1, 1));
+            lm->forward(ids.narrow(1, 0, 1), {}, &c);
+        }
+#ifdef RLHF_BENCH_CUDA_STATS
+        if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#endif
+        auto cache = model::KvCache::allocate(cfg, batch, prompt_len + new_tokens, lm->dtype(), device);
+        auto t0 = Clock::now();
+        auto hidden = lm->forward_hidden(ids, {}, &cache);
+        auto logits = lm->lm_logits(hidden.narrow(1, prompt_len - 1, 1)).squeeze(1);  // (B, V)
+        auto next = logits.argmax(-1, /*keepdim=*/true);                               // (B, 1)
+        double prefill_s = seconds_since(t0, device);
+        auto t1 = Clock::now();
+        for (int64_t i = 1; i < new_tokens; ++i) {
+            logits = lm->forward(next, {}, &cache).squeeze(1);
+            next = logits.argmax(-1, true);
+        }
+        next.to(torch::kCPU);  // wait for the last token
+        double decode_s = seconds_since(t1, device);
+        double prefill_tps = batch * prompt_len / prefill_s;
+        double decode_tps = batch * (new_tokens - 1) / decode_s;
+        double kv_mib = 0;
+        for (auto& k : cache.k) kv_mib += 2.0 * k.nbytes() / (1024.0 * 1024.0);
+        std::string mem;
+#ifdef RLHF_BENCH_CUDA_STATS
+        if (device.is_cuda()) {
+            auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+            mem = "peak CUDA allocated " +
+                  std::to_string(stats.allocated_bytes[0].peak / (1024 * 1024)) + " MiB";
+        }
+#endif
+        if (mem.empty()) {
+            std::ostringstream s;
+            s.precision(1);
+            s << std::fixed << "peak RSS " << peak_rss_mib() << " MiB";
+            mem = s.str();
+        }
+        std::printf("batch %2lld: prefill %lld tokens %8.1f tok/s (%.3f s) | decode %lld tokens %8.1f tok/s "
+                    "(%.2f ms/step) | KV cache %.1f MiB | %s\n",
+                    (long long)batch, (long long)(batch * prompt_len), prefill_tps, prefill_s,
+                    (long long)(batch * (new_tokens - 1)), decode_tps, 1000.0 * decode_s / (new_tokens - 1), kv_mib,
+                    mem.c_str());
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
+}  // namespace
+
+RLHF_CLI_BENCH(generate,
+               "rlhf bench generate (--model DIR | --random gpt2|llama|mistral|qwen2|qwen3 [--size tiny|small] "
+               "[--save DIR]) [--dtype f32|bf16|f16] [--device cpu|cuda] [--prompt-len N] [--new-tokens N] "
+               "[--threads N] [--seed S]",
+               "Prefill/decode tokens per second and peak memory at batch 1 and 16.", run_bench_generate);
