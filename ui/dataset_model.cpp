@@ -3,6 +3,7 @@
 #include <QPointer>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/store/project.h"
 #include "ui/engine.h"
@@ -44,8 +45,15 @@ void DatasetModel::requestPage(int page) const {
     query.offset = qint64(page) * kPageRows;
     query.limit = kPageRows;
     const quint64 generation = generation_;
+    latestPage_->store(page);
     QPointer<DatasetModel> self(const_cast<DatasetModel*>(this));
-    engine_->readAsync([self, generation, page, query](store::Project& project) -> std::function<void()> {
+    engine_->readAsync([self, generation, page, query, latest = latestPage_](store::Project& project) -> std::function<void()> {
+        if (std::abs(latest->load() - page) > kStalePageDistance) {
+            // Scrolled away meanwhile: forget the request; data() asks again if it comes back.
+            return [self, page] {
+                if (self) self->inFlight_.remove(page);
+            };
+        }
         store::RowPage result;
         QString error;
         try {

@@ -9,7 +9,9 @@
 #include <QSet>
 #include <QString>
 
+#include <atomic>
 #include <list>
+#include <memory>
 #include <vector>
 
 #include "core/store/types.h"
@@ -61,6 +63,11 @@ private:
     mutable std::list<int> lru_;  // most recent at the front
     mutable QSet<int> inFlight_;
     mutable int pagesRequested_ = 0;
+    // The page the view asked for last, read by the reader thread: a request queued behind a
+    // fast scroll that is by now far from the view is skipped rather than run (deep OFFSET pages
+    // cost the store a scan each, so a backlog would leave the view waiting on pages long gone).
+    std::shared_ptr<std::atomic<int>> latestPage_ = std::make_shared<std::atomic<int>>(0);
+    static constexpr int kStalePageDistance = 3;
 };
 
 }  // namespace rlhf::ui

@@ -127,6 +127,7 @@ DatasetPanel::DatasetPanel(Engine* engine, QWidget* parent) : QWidget(parent), e
     });
     connect(importButton, &QPushButton::clicked, this, &DatasetPanel::openImportDialog);
     connect(engine_, &Engine::projectDataChanged, this, &DatasetPanel::reloadDatasets);
+    reloadDatasets();  // a project opened before this panel existed
 }
 
 void DatasetPanel::reloadDatasets() {
