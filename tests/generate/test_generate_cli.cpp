@@ -1,4 +1,4 @@
-// `rlhf generate` and `rlhf chat` end to end: a tiny random model saved in HF layout next to a
+// `rlhf generate` and `rlhf chat` end to end (through rlhf-model-cli, built from the same sources): a tiny random model saved in HF layout next to a
 // real tokenizer (GPT-2's; Qwen3's for its chat template), run through the CLI binary. The truth
 // is the in-process pipeline (Tokenizer + ChatTemplate + generate) on the same folder: the CLI
 // must print exactly what it yields, and honour the exit-code contract (0 / 1 / 2).
@@ -25,7 +25,7 @@ struct Run {
 
 Run run_cli(const QStringList& args, const QByteArray& stdin_data = {}) {
     QProcess p;
-    p.start(QStringLiteral(RLHF_CLI_PATH), args);
+    p.start(QStringLiteral(RLHF_MODEL_CLI_PATH), args);
     if (!p.waitForStarted(30000)) return {-1, {}, "did not start"};
     if (!stdin_data.isEmpty()) p.write(stdin_data);
     p.closeWriteChannel();
