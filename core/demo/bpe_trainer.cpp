@@ -146,7 +146,17 @@ std::string save_bpe_tokenizer(const BpeModel& model, const std::string& dir) {
                                        {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}}})},
         {"normalizer", nullptr},
         {"pre_tokenizer", byte_level},
-        {"post_processor", byte_level},
+        // add_special_tokens prepends <|endoftext|> as BOS: the model is trained on text that
+        // follows it, so prompts encoded for generation start the same way.
+        {"post_processor",
+         {{"type", "TemplateProcessing"},
+          {"single", json::array({{{"SpecialToken", {{"id", model.eos_token}, {"type_id", 0}}}},
+                                  {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+          {"pair", json::array({{{"SpecialToken", {{"id", model.eos_token}, {"type_id", 0}}}},
+                                {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                                {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}})},
+          {"special_tokens",
+           {{model.eos_token, {{"id", model.eos_token}, {"ids", {model.eos_id}}, {"tokens", {model.eos_token}}}}}}}},
         {"decoder", byte_level},
         {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
                    {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},

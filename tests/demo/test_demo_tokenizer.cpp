@@ -37,9 +37,13 @@ private Q_SLOTS:
     void trainingIsDeterministic() {
         QTemporaryDir dir;
         std::string path = demo::save_bpe_tokenizer(train_fixture_tokenizer(), dir.path().toStdString());
-        if (qEnvironmentVariableIsSet("RLHF_WRITE_FIXTURES"))
+        std::string config = dir.path().toStdString() + "/tokenizer_config.json";
+        if (qEnvironmentVariableIsSet("RLHF_WRITE_FIXTURES")) {
             io::write_file_atomic(kFixtures + "/tokenizer.json", io::read_file(path));
+            io::write_file_atomic(kFixtures + "/tokenizer_config.json", io::read_file(config));
+        }
         QCOMPARE(io::read_file(path), io::read_file(kFixtures + "/tokenizer.json"));
+        QCOMPARE(io::read_file(config), io::read_file(kFixtures + "/tokenizer_config.json"));
     }
 
     void idsMatchHuggingFace() {
@@ -53,6 +57,9 @@ private Q_SLOTS:
             auto ids = tok->encode(text, false);
             std::vector<int32_t> expected = rec.value["ids"];
             QVERIFY2(ids == expected, text.c_str());
+            std::vector<int32_t> expected_special = rec.value["ids_special"];
+            QVERIFY2(tok->encode(text, true) == expected_special, text.c_str());
+            QCOMPARE(expected_special.front(), tok->eos_id());  // BOS = <|endoftext|>
             QCOMPARE(tok->decode(ids), rec.value["decoded"].get<std::string>());
             ++n;
         }

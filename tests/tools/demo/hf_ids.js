@@ -29,7 +29,8 @@ const out = [];
     const enc = await tok.encode(t, null, { addSpecialTokens: false });
     const ids = Array.from(enc.getIds());
     const decoded = await tok.decode(ids, false);
-    out.push(JSON.stringify({ text: t, ids, decoded }));
+    const special = await tok.encode(t, null, { addSpecialTokens: true });
+    out.push(JSON.stringify({ text: t, ids, ids_special: Array.from(special.getIds()), decoded }));
   }
   fs.writeFileSync(path.join(dir, 'hf_ids.jsonl'), out.join('\n') + '\n');
   console.log(`wrote ${out.length} cases`);
