@@ -1,3 +1,3 @@
-// Anchor of the precompiled <torch/torch.h> + <QtTest/QtTest> shared by the torch test
+// Anchor of the precompiled <torch/torch.h> shared by the torch test
 // executables (tests/model/CMakeLists.txt). An executable, so its -fPIE matches theirs.
 int main() { return 0; }
