@@ -216,7 +216,7 @@ bool Engine::waitForJob(int id, int timeoutMs) {
 int Engine::startDemoJob(int steps, int intervalMs, const QString& series) {
     const std::string prefix = series.toStdString();
     const std::string dir = projectDir_.toStdString();
-    return startJob(QStringLiteral("Demo run (%1 steps)").arg(steps), [=](JobContext& ctx) {
+    return startJob(QStringLiteral("Synthetic plot run (%1 steps)").arg(steps), [=](JobContext& ctx) {
         // With a project open the demo is a real run in the store (its own connection: this is
         // another thread), so the Runs panel sees it exactly as it sees a training run.
         std::unique_ptr<store::Project> project;
@@ -224,7 +224,7 @@ int Engine::startDemoJob(int steps, int intervalMs, const QString& series) {
         if (!dir.empty()) {
             project = std::make_unique<store::Project>(store::Project::open(dir));
             store::RunInfo run;
-            run.kind = "demo";
+            run.kind = "synthetic";  // made-up curves: labelled so nobody mistakes it for training
             run.name = prefix;
             run.config_yaml = "kind: demo\nsteps: " + std::to_string(steps) + "\n";
             run.status = store::RunStatus::Running;

@@ -65,8 +65,8 @@ void MainWindow::buildMenus() {
     viewMenu_ = menuBar()->addMenu(tr("&View"));
 
     QMenu* jobs = menuBar()->addMenu(tr("&Jobs"));
-    QAction* demo = jobs->addAction(tr("Start &Demo Job"), this, [this] { engine_->startDemoJob(400, 25); });
-    demo->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+    // The synthetic plot job (Engine::startDemoJob) writes made-up curves: it is for tests and the
+    // screenshot tool only, never offered to a user next to real runs.
     QAction* cancelAll = jobs->addAction(tr("&Cancel All Jobs"), this, [this] { engine_->cancelAll(); });
     cancelAll->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Period));
 
