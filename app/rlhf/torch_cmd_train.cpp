@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -106,6 +107,18 @@ double now_seconds() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// "run:NAME" in a model path names the exported model (runs/<id>/final) of the newest completed
+// run called NAME in the project, so a PPO config can follow the reward-model run it needs.
+std::string resolve_model_ref(const std::string& ref, store::Project& project, int64_t this_run, const std::string& field) {
+    if (ref.rfind("run:", 0) != 0) return ref;
+    const std::string wanted = ref.substr(4);
+    for (const auto& r : project.runs())  // newest first
+        if (r.id != this_run && r.name == wanted && r.status == store::RunStatus::Completed)
+            return (fs::path(project.runs_dir()) / std::to_string(r.id) / "final").string();
+    project.set_run_status(this_run, store::RunStatus::Failed, field + ": no completed run named '" + wanted + "'");
+    throw Error(field + ": no completed run named '" + wanted + "' in " + project.dir());
+}
+
 int run_train(cli::Args& args) {
     const std::string project_dir = args.get("project", "");
     const bool resume = args.flag("resume");
@@ -120,7 +133,9 @@ int run_train(cli::Args& args) {
         ss << in.rdbuf();
         config_text = ss.str();
     }
-    if (c.threads > 0) at::set_num_threads(static_cast<int>(c.threads));
+    // LibTorch may start with one intra-op thread: the CLI uses every core unless told otherwise.
+    at::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads)
+                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const torch::Device device = pick_device(c.device);
     const std::string name = c.name.empty() ? std::string(algo_name(c.algo)) : c.name;
 
@@ -147,6 +162,9 @@ int run_train(cli::Args& args) {
         }
         run_dir = (fs::path(project->runs_dir()) / std::to_string(run_id)).string();
         project->set_run_status(run_id, store::RunStatus::Running);
+        c.model.policy = resolve_model_ref(c.model.policy, *project, run_id, config_path + ": model.policy");
+        c.model.reference = resolve_model_ref(c.model.reference, *project, run_id, config_path + ": model.reference");
+        c.model.reward = resolve_model_ref(c.model.reward, *project, run_id, config_path + ": model.reward");
     } else {
         run_dir = (fs::path("runs") / name).string();
     }
