@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data/preprocess.h"
+#include "core/io/json_io.h"
 #include "core/io/sha256.h"
 
 namespace rlhf::data {
@@ -26,32 +27,6 @@ namespace {
 // imported record). Its bytes are exactly what nlohmann's dump() writes for the object
 // {"kind", <content fields>} with sorted keys, no whitespace and ensure_ascii off:
 // messages are [[role, content], ...] arrays, so key order plays no part inside them.
-void append_string(std::string& out, const std::string& s) {
-    static const char kHex[] = "0123456789abcdef";
-    out += '"';
-    size_t run = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s, run, i - run);
-        run = i + 1;
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                out += "\\u00";
-                out += kHex[c >> 4];
-                out += kHex[c & 15];
-        }
-    }
-    out.append(s, run, std::string::npos);
-    out += '"';
-}
 
 void append_messages(std::string& out, const char* key, const Messages& ms) {
     out += '"';
@@ -60,9 +35,9 @@ void append_messages(std::string& out, const char* key, const Messages& ms) {
     for (size_t i = 0; i < ms.size(); ++i) {
         if (i) out += ',';
         out += '[';
-        append_string(out, ms[i].role);
+        io::append_json_string(out, ms[i].role);
         out += ',';
-        append_string(out, ms[i].content);
+        io::append_json_string(out, ms[i].content);
         out += ']';
     }
     out += ']';

@@ -8,6 +8,11 @@
 
 namespace rlhf::io {
 
+// Appends `s` as a JSON string literal with exactly the escapes nlohmann's dump() writes with
+// ensure_ascii off (", \, \b \f \n \r \t, other control bytes as \u00XX; UTF-8 as is).
+// For writers that build canonical JSON by hand in hot paths (content hashes, record rows).
+void append_json_string(std::string& out, const std::string& s);
+
 // Parses a whole JSON file; errors name the file, line and column.
 nlohmann::json read_json_file(const std::string& path);
 nlohmann::json parse_json(const std::string& text, const std::string& label);

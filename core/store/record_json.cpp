@@ -1,6 +1,7 @@
 #include "core/store/record_json.h"
 
 #include "core/io/error.h"
+#include "core/io/json_io.h"
 
 namespace rlhf::store {
 
@@ -91,32 +92,6 @@ namespace {
 // The same JSON as record_content_json(r).dump(), written directly: nlohmann's serializer escapes
 // byte by byte through a virtual output adapter and was the largest single cost of an import.
 // Keys in the same (sorted) order; strings are escaped as JSON requires (", \, control chars).
-void append_json_string(std::string& out, const std::string& s) {
-    static const char kHex[] = "0123456789abcdef";
-    out += '"';
-    size_t run = 0;  // start of the pending run of bytes that need no escape
-    for (size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s, run, i - run);
-        run = i + 1;
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                out += "\\u00";
-                out += kHex[c >> 4];
-                out += kHex[c & 15];
-        }
-    }
-    out.append(s, run, std::string::npos);
-    out += '"';
-}
 
 void append_messages(std::string& out, const char* key, const data::Messages& ms) {
     out += '"';
@@ -125,9 +100,9 @@ void append_messages(std::string& out, const char* key, const data::Messages& ms
     for (size_t i = 0; i < ms.size(); ++i) {
         if (i) out += ',';
         out += "{\"content\":";
-        append_json_string(out, ms[i].content);
+        io::append_json_string(out, ms[i].content);
         out += ",\"role\":";
-        append_json_string(out, ms[i].role);
+        io::append_json_string(out, ms[i].role);
         out += '}';
     }
     out += ']';
