@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config git
           qt6-base-dev libqcustomplot-dev libtorch-dev libsqlite3-dev nlohmann-json3-dev
           libpcre2-dev libutf8proc-dev zlib1g-dev libyaml-cpp-dev libopenblas0-openmp
-          libgl-dev libxkbcommon-dev xvfb)
+          qt6-qpa-plugins libgl-dev libxkbcommon-dev xvfb)
 if [[ "${1:-}" == "--tests" ]]; then
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
@@ -25,4 +25,4 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 echo "bootstrap: installing ${missing[*]}"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
