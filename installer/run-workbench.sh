@@ -6,7 +6,7 @@ installer/bootstrap-debian12.sh
 installer/build.sh release
 project="${RLHF_DEMO_PROJECT:-$HOME/rlhf-demo}"
 if ./build/release/app/rlhf/rlhf --help | grep -q '^  demo '; then
-  [[ -f "$project/project.sqlite" ]] || ./build/release/app/rlhf/rlhf demo --project "$project"
+  [[ -f "$project/models/sft/config.json" ]] || ./build/release/app/rlhf/rlhf demo --project "$project" --force
 else
   mkdir -p "$project"
 fi
