@@ -43,6 +43,11 @@ struct StepContext {
     int64_t step = 0;              // 0-based optimizer step being computed
     int64_t micro = 0;             // micro-batch index within the step, 0..grad_accum-1
     int64_t grad_accum = 1;        // micro-batches in this step
+    // Data parallelism (core/dist): this process's rank among world_size. A task draws the same
+    // global batch on every rank (same seeded order) and trains on its rank's slice of it, so
+    // world_size processes with batch B equal one process with batch world_size * B.
+    int64_t rank = 0;
+    int64_t world_size = 1;
     Metrics metrics;               // the task adds its metrics here (averaged over micro-batches by the task)
     std::vector<Sample> samples;   // the task adds samples here
     const std::atomic<bool>* cancel = nullptr;  // long tasks (generation) poll this too
