@@ -7,7 +7,10 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config git
           qt6-base-dev libqcustomplot-dev libtorch-dev libsqlite3-dev nlohmann-json3-dev
           libpcre2-dev libutf8proc-dev zlib1g-dev libyaml-cpp-dev libopenblas0-openmp
-          qt6-qpa-plugins libgl-dev libxkbcommon-dev xvfb)
+          libgloo-dev qt6-qpa-plugins libgl-dev libxkbcommon-dev xvfb)
+# libgloo-dev: the headers of the Gloo library that Debian's LibTorch was built with, needed to
+# compile core/dist (c10d ProcessGroupGloo). python3-torch (optional, not installed here) is only
+# for `rlhf bench train`'s comparison with the same step in PyTorch Python.
 if [[ "${1:-}" == "--tests" ]]; then
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
