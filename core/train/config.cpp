@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -38,6 +39,32 @@ const char* lr_schedule_name(LrSchedule s) {
 }
 const char* precision_name(Precision p) { return p == Precision::Fp32 ? "fp32" : "bf16"; }
 const char* dpo_loss_name(DpoLoss l) { return l == DpoLoss::Sigmoid ? "sigmoid" : "ipo"; }
+const char* chat_template_mode_name(ChatTemplateMode m) {
+    switch (m) {
+    case ChatTemplateMode::Auto: return "auto";
+    case ChatTemplateMode::Model: return "model";
+    case ChatTemplateMode::None: return "none";
+    }
+    return "?";
+}
+const char* rule_type_name(RuleType t) {
+    switch (t) {
+    case RuleType::Regex: return "regex";
+    case RuleType::Length: return "length";
+    case RuleType::ContainsAny: return "contains_any";
+    case RuleType::ExactAnswer: return "exact_answer";
+    case RuleType::Sentiment: return "sentiment";
+    }
+    return "?";
+}
+const char* length_unit_name(LengthUnit u) {
+    switch (u) {
+    case LengthUnit::Words: return "words";
+    case LengthUnit::Chars: return "chars";
+    case LengthUnit::Tokens: return "tokens";
+    }
+    return "?";
+}
 
 namespace {
 
@@ -144,6 +171,63 @@ private:
     std::set<std::string> known_;
 };
 
+// One item of reward.rules; every check that needs only the rule is done here, where its line is known.
+RewardRule parse_rule(const YAML::Node& node, const std::string& path, Context& ctx) {
+    if (!node.IsMap()) ctx.fail(node.Mark(), path, "expected a mapping with a 'type'");
+    Section s(node, path, ctx);
+    RewardRule r;
+    r.line = node.Mark().is_null() ? 0 : node.Mark().line + 1;
+    auto type = s.find("type");
+    if (!type) ctx.fail(node.Mark(), path + ".type", "required: regex|length|contains_any|exact_answer|sentiment");
+    s.get_enum("type", r.type,
+               {{"regex", RuleType::Regex}, {"length", RuleType::Length}, {"contains_any", RuleType::ContainsAny},
+                {"exact_answer", RuleType::ExactAnswer}, {"sentiment", RuleType::Sentiment}});
+    s.get("weight", r.weight);
+    if (!std::isfinite(r.weight)) ctx.fail(path + ".weight", "must be a finite number");
+    auto fail_here = [&](const char* key, const std::string& what) {
+        auto v = s.find(key);
+        ctx.fail(v ? v.Mark() : node.Mark(), path + "." + key, what);
+    };
+    // Keys that belong to other rule types are unknown keys here, so a misplaced option is not ignored.
+    switch (r.type) {
+    case RuleType::Regex:
+        s.get("pattern", r.pattern);
+        s.get("match", r.match);
+        if (r.pattern.empty()) fail_here("pattern", "required: the regular expression to look for");
+        break;
+    case RuleType::Length:
+        s.get("target", r.target);
+        s.get_enum("unit", r.unit, {{"words", LengthUnit::Words}, {"chars", LengthUnit::Chars}, {"tokens", LengthUnit::Tokens}});
+        if (!s.find("target")) fail_here("target", "required: the target length");
+        if (!(r.target >= 0)) fail_here("target", "must be >= 0");
+        break;
+    case RuleType::ContainsAny:
+        s.get("words", r.words);
+        if (r.words.empty()) fail_here("words", "required: a non-empty list of words");
+        for (const auto& w : r.words)
+            if (w.empty()) fail_here("words", "empty word");
+        break;
+    case RuleType::ExactAnswer:
+        s.get("field", r.field);
+        s.get("pattern", r.pattern);
+        if (r.field.empty()) fail_here("field", "required: the dataset field with the expected answer");
+        break;
+    case RuleType::Sentiment:
+        break;
+    }
+    if (!r.pattern.empty()) {
+        try {
+            std::regex re(r.pattern, std::regex::ECMAScript);
+            if (r.type == RuleType::ExactAnswer && re.mark_count() > 1)
+                fail_here("pattern", "at most one capture group (the answer)");
+        } catch (const std::regex_error& e) {
+            fail_here("pattern", std::string("bad regular expression: ") + e.what());
+        }
+    }
+    s.finish();
+    return r;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 
@@ -184,6 +268,7 @@ void validate(const TrainConfig& c, Context& ctx) {
     check(ctx, c.checkpoint.keep_last >= 0, "checkpoint.keep_last", "must be >= 0");
     check(ctx, c.guards.max_nonfinite_in_a_row >= 1, "guards.max_nonfinite_in_a_row", "must be >= 1");
     check(ctx, c.guards.kl_stop >= 0, "guards.kl_stop", "must be >= 0");
+    check(ctx, c.reward.model_weight >= 0 && std::isfinite(c.reward.model_weight), "reward.model_weight", "must be >= 0");
     switch (c.algo) {
     case Algo::Ppo:
         check(ctx, c.ppo.kl_coef >= 0, "ppo.kl_coef", "must be >= 0");
@@ -255,6 +340,8 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
         s.get("max_prompt_length", c.data.max_prompt_length);
         s.get("max_length", c.data.max_length);
         s.get("shuffle", c.data.shuffle);
+        s.get_enum("chat_template", c.data.chat_template,
+                   {{"auto", ChatTemplateMode::Auto}, {"model", ChatTemplateMode::Model}, {"none", ChatTemplateMode::None}});
         s.finish();
     }
     {
@@ -348,6 +435,16 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
         s.get("use_score_margin", c.rm.use_score_margin);
         s.finish();
     }
+    {
+        auto s = top.sub("reward");
+        s.get("model_weight", c.reward.model_weight);
+        if (auto rules = s.find("rules")) {
+            if (!rules.IsSequence()) ctx.fail(rules.Mark(), "reward.rules", "expected a list of rules");
+            for (size_t i = 0; i < rules.size(); ++i)
+                c.reward.rules.push_back(parse_rule(rules[i], "reward.rules[" + std::to_string(i) + "]", ctx));
+        }
+        s.finish();
+    }
     top.finish();
     validate(c, ctx);
     return c;
@@ -398,6 +495,7 @@ std::string train_config_to_yaml(const TrainConfig& c) {
     e << YAML::Key << "max_prompt_length" << YAML::Value << c.data.max_prompt_length;
     e << YAML::Key << "max_length" << YAML::Value << c.data.max_length;
     e << YAML::Key << "shuffle" << YAML::Value << c.data.shuffle;
+    e << YAML::Key << "chat_template" << YAML::Value << chat_template_mode_name(c.data.chat_template);
     e << YAML::EndMap;
     e << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap;
     e << YAML::Key << "lr" << YAML::Value << d(c.optimizer.lr);
@@ -467,6 +565,39 @@ std::string train_config_to_yaml(const TrainConfig& c) {
     e << YAML::Key << "rm" << YAML::Value << YAML::BeginMap;
     e << YAML::Key << "margin" << YAML::Value << d(c.rm.margin);
     e << YAML::Key << "use_score_margin" << YAML::Value << c.rm.use_score_margin;
+    e << YAML::EndMap;
+    e << YAML::Key << "reward" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "model_weight" << YAML::Value << d(c.reward.model_weight);
+    e << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const auto& r : c.reward.rules) {
+        // Only the keys of the rule's type: the parser rejects the others.
+        e << YAML::BeginMap;
+        e << YAML::Key << "type" << YAML::Value << rule_type_name(r.type);
+        e << YAML::Key << "weight" << YAML::Value << d(r.weight);
+        switch (r.type) {
+        case RuleType::Regex:
+            e << YAML::Key << "pattern" << YAML::Value << YAML::DoubleQuoted << r.pattern;
+            e << YAML::Key << "match" << YAML::Value << r.match;
+            break;
+        case RuleType::Length:
+            e << YAML::Key << "target" << YAML::Value << d(r.target);
+            e << YAML::Key << "unit" << YAML::Value << length_unit_name(r.unit);
+            break;
+        case RuleType::ContainsAny:
+            e << YAML::Key << "words" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (const auto& w : r.words) e << YAML::DoubleQuoted << w;
+            e << YAML::EndSeq;
+            break;
+        case RuleType::ExactAnswer:
+            e << YAML::Key << "field" << YAML::Value << YAML::DoubleQuoted << r.field;
+            e << YAML::Key << "pattern" << YAML::Value << YAML::DoubleQuoted << r.pattern;
+            break;
+        case RuleType::Sentiment:
+            break;
+        }
+        e << YAML::EndMap;
+    }
+    e << YAML::EndSeq;
     e << YAML::EndMap;
     e << YAML::EndMap;
     return std::string(e.c_str()) + "\n";

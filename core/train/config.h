@@ -13,11 +13,17 @@ enum class Algo { Sft, Rm, Ppo, Dpo, Grpo };
 enum class LrSchedule { Constant, Linear, Cosine };
 enum class Precision { Fp32, Bf16 };
 enum class DpoLoss { Sigmoid, Ipo };
+enum class ChatTemplateMode { Auto, Model, None };
+enum class RuleType { Regex, Length, ContainsAny, ExactAnswer, Sentiment };
+enum class LengthUnit { Words, Chars, Tokens };
 
 const char* algo_name(Algo a);                // "sft" | "rm" | "ppo" | "dpo" | "grpo"
 const char* lr_schedule_name(LrSchedule s);   // "constant" | "linear" | "cosine"
 const char* precision_name(Precision p);      // "fp32" | "bf16"
 const char* dpo_loss_name(DpoLoss l);         // "sigmoid" | "ipo"
+const char* chat_template_mode_name(ChatTemplateMode m);  // "auto" | "model" | "none"
+const char* rule_type_name(RuleType t);       // "regex" | "length" | "contains_any" | "exact_answer" | "sentiment"
+const char* length_unit_name(LengthUnit u);   // "words" | "chars" | "tokens"
 
 struct ModelPaths {
     std::string policy;     // model folder (HF layout) trained by every algorithm; required
@@ -33,6 +39,11 @@ struct DataConfig {
     int64_t max_prompt_length = 256;  // tokens; longer prompts are cut from the left
     int64_t max_length = 512;         // tokens of prompt + response; longer responses are cut
     bool shuffle = true;              // reshuffle each epoch with the run seed
+    // How conversational records become text: "model" renders them with the tokenizer's
+    // chat_template (prompt with add_generation_prompt, the response as the assistant
+    // continuation up to the end-of-turn token); "none" joins turns as "role: content" lines (the
+    // demo's GPT-2 has no template); "auto" = "model" when tokenizer_config.json has a template.
+    ChatTemplateMode chat_template = ChatTemplateMode::Auto;
 };
 
 struct OptimizerConfig {
@@ -106,6 +117,31 @@ struct RmConfig {
     bool use_score_margin = false;   // use (score_chosen − score_rejected) of each pair as its margin
 };
 
+// One rule of a PPO/GRPO rule reward. Its value v is computed from the decoded response; the
+// reward adds weight · v (see RewardConfig).
+struct RewardRule {
+    RuleType type = RuleType::Regex;  // what v is:
+    //   regex:        1 when `pattern` is found in the response (match: false -> when it is not), else 0
+    //   length:       −|length − target| in `unit`s (a penalty growing with the distance)
+    //   contains_any: 1 when the response contains any of `words` (case-insensitive), else 0
+    //   exact_answer: 1 when the answer (the response, or `pattern`'s first group found in it),
+    //                 trimmed, equals the prompt row's dataset `field`, trimmed; else 0
+    //   sentiment:    the demo's lexicon judge: positive minus negative word hits
+    double weight = 1.0;              // multiplies v; negative weights penalise
+    std::string pattern;              // regex (ECMAScript syntax); exact_answer: optional extractor
+    bool match = true;                // regex: reward a match (true) or its absence (false)
+    double target = 0.0;              // length: target length
+    LengthUnit unit = LengthUnit::Words;  // length: words (whitespace-separated), chars (code points) or tokens
+    std::vector<std::string> words;   // contains_any: the word list
+    std::string field;                // exact_answer: the dataset field holding the expected answer
+    int64_t line = 0;                 // 1-based line of the rule in the config (for messages); 0 = unknown
+};
+
+struct RewardConfig {
+    double model_weight = 1.0;        // reward = model_weight · RM score + Σ weight_i · rule_i
+    std::vector<RewardRule> rules;    // rule rewards; empty = the reward model alone
+};
+
 struct TrainConfig {
     Algo algo = Algo::Sft;           // which algorithm this run trains with
     std::string name;                // run name shown in the Runs panel; "" = algo + time
@@ -130,6 +166,7 @@ struct TrainConfig {
     DpoConfig dpo;
     GrpoConfig grpo;
     RmConfig rm;
+    RewardConfig reward;             // PPO/GRPO: reward model weight and rule rewards
 };
 
 // Parses and validates. `label` names the source in errors ("<label>:<line>:<col>: key path: what").
