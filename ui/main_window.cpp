@@ -6,15 +6,24 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFrame>
+#include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QKeySequence>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QProcess>
+#include <QPushButton>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QVBoxLayout>
 
+#include "ui/chat_panel.h"
 #include "ui/engine.h"
+#include "ui/engine_chat.h"
 #include "ui/jobs_widget.h"
 
 namespace rlhf::ui {
@@ -33,7 +42,36 @@ MainWindow::MainWindow(Engine* engine, QWidget* parent)
     tabs_ = new QTabWidget(this);
     tabs_->setObjectName(QStringLiteral("panels"));
     tabs_->setDocumentMode(true);
-    setCentralWidget(tabs_);
+
+    // First launch: nothing recent to reopen, so offer the demo in a banner (not a modal dialog,
+    // which would stop a scripted or offscreen start). Opening any project hides it.
+    demoBanner_ = new QFrame(this);
+    demoBanner_->setObjectName(QStringLiteral("demoBanner"));
+    demoBanner_->setFrameShape(QFrame::StyledPanel);
+    demoBanner_->setAutoFillBackground(true);
+    demoBanner_->setBackgroundRole(QPalette::AlternateBase);
+    auto* bannerText = new QLabel(tr("<b>New here?</b> The demo project shows the whole RLHF loop on a CPU in a few "
+                                     "minutes: a tiny review-writing model, 500 labelled pairs, a reward model and PPO. "
+                                     "Nothing is downloaded."), demoBanner_);
+    bannerText->setWordWrap(true);
+    auto* bannerOpen = new QPushButton(tr("Open the demo project"), demoBanner_);
+    bannerOpen->setObjectName(QStringLiteral("openDemo"));
+    auto* bannerClose = new QPushButton(tr("Dismiss"), demoBanner_);
+    auto* bannerLayout = new QHBoxLayout(demoBanner_);
+    bannerLayout->addWidget(bannerText, 1);
+    bannerLayout->addWidget(bannerOpen);
+    bannerLayout->addWidget(bannerClose);
+    connect(bannerOpen, &QPushButton::clicked, this, &MainWindow::openDemoProject);
+    connect(bannerClose, &QPushButton::clicked, demoBanner_, &QWidget::hide);
+    demoBanner_->setVisible(recentProjects().isEmpty());
+
+    auto* central = new QWidget(this);
+    auto* centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(0, 0, 0, 0);
+    centralLayout->setSpacing(0);
+    centralLayout->addWidget(demoBanner_);
+    centralLayout->addWidget(tabs_, 1);
+    setCentralWidget(central);
     jobs_ = new JobsWidget(engine_, this);
     statusBar()->addPermanentWidget(jobs_);
     statusBar()->showMessage(tr("No project open — File ▸ New Project or Open Project"));
@@ -41,6 +79,15 @@ MainWindow::MainWindow(Engine* engine, QWidget* parent)
         statusBar()->showMessage(tr("Job %1 failed: %2").arg(id).arg(error));
     });
     buildMenus();
+
+    // ---- the window's own (trailing) tabs: addPanel() inserts the other panels before these.
+    chat_ = new ChatPanel(engine_, this);
+    insertTab(chat_, tr("Chat"), tabs_->count());
+    ++trailingTabs_;
+    // LEAD: the reward-model inspector tab goes here (ui/reward_inspector.h), e.g.
+    //   insertTab(new RewardInspectorPanel(engine_, this), tr("Reward Model"), tabs_->count() - trailingTabs_);
+    // (before Chat), or simply window.addPanel(...) in ui/workbench.cpp's addPanels().
+
     resize(1280, 800);
     QSettings settings;
     restoreGeometry(settings.value(kGeometryKey).toByteArray());
@@ -71,17 +118,33 @@ void MainWindow::buildMenus() {
     cancelAll->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Period));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* demo = help->addAction(tr("Open &Demo Project…"), this, &MainWindow::openDemoProject);
+    demo->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+    help->addSeparator();
     QAction* about = help->addAction(tr("&About RLHF Workbench"), this, &MainWindow::showAbout);
     about->setShortcut(QKeySequence::HelpContents);
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
 void MainWindow::addPanel(QWidget* panel, const QString& title) {
-    const int index = tabs_->addTab(panel, title);
-    QAction* act = viewMenu_->addAction(title, this, [this, panel] { tabs_->setCurrentWidget(panel); });
-    if (index < 9) act->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + index)));
+    insertTab(panel, title, tabs_->count() - trailingTabs_);
+}
+
+void MainWindow::insertTab(QWidget* panel, const QString& title, int index) {
+    tabs_->insertTab(index, panel, title);
+    rebuildViewMenu();
     const int saved = QSettings().value(kTabKey, 0).toInt();
     if (saved == index) tabs_->setCurrentIndex(index);
+}
+
+// One action per tab in tab order, Ctrl+1…9 by position (tabs can be inserted before others).
+void MainWindow::rebuildViewMenu() {
+    viewMenu_->clear();
+    for (int i = 0; i < tabs_->count(); ++i) {
+        QWidget* panel = tabs_->widget(i);
+        QAction* act = viewMenu_->addAction(tabs_->tabText(i), this, [this, panel] { tabs_->setCurrentWidget(panel); });
+        if (i < 9) act->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)));
+    }
 }
 
 QWidget* MainWindow::panel(const QString& objectName) const {
@@ -100,6 +163,7 @@ bool MainWindow::openProject(const QString& dir) {
         return false;
     }
     projectDir_ = path;
+    demoBanner_->hide();
     setWindowTitle(QStringLiteral("RLHF Workbench — %1").arg(QDir::toNativeSeparators(path)));
     rememberRecent(path);
     statusBar()->showMessage(tr("Project %1").arg(QDir::toNativeSeparators(path)), 5000);
@@ -142,19 +206,91 @@ void MainWindow::rebuildRecentMenu() {
     recentMenu_->setEnabled(!recent.isEmpty());
 }
 
+QString MainWindow::aboutText() {
+    QString info = Engine::backendInfo();
+    // LibTorch and CUDA as the process that runs the models sees them (`rlhf version` is built
+    // without LibTorch; `rlhf chat --info` is). Bounded by a 5 s timeout: loading LibTorch's
+    // shared libraries takes a moment on a cold start.
+    QProcess cli;
+    cli.start(Engine::cliPath(), {QStringLiteral("chat"), QStringLiteral("--info")});
+    if (cli.waitForFinished(5000) && cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0) {
+        const QJsonObject o = QJsonDocument::fromJson(cli.readAllStandardOutput()).object();
+        info += tr("\nLibTorch %1").arg(o.value(QStringLiteral("torch")).toString());
+        const int devices = o.value(QStringLiteral("cuda_devices")).toInt();
+        info += o.value(QStringLiteral("cuda_available")).toBool()
+                    ? tr("\nCUDA: %n device(s)", nullptr, devices)
+                    : tr("\nCUDA: not available (CPU, %1 threads)").arg(o.value(QStringLiteral("threads")).toInt());
+    } else {
+        cli.kill();
+        cli.waitForFinished(1000);
+        info += tr("\nLibTorch: unknown (this rlhf CLI has no models: %1)").arg(Engine::cliPath());
+    }
+    return info;
+}
+
 QMessageBox* MainWindow::makeAboutBox() {
     auto* box = new QMessageBox(this);
     box->setWindowTitle(tr("About RLHF Workbench"));
     box->setTextFormat(Qt::PlainText);
     box->setText(tr("RLHF Workbench %1\nA native desktop for the whole RLHF loop.")
                      .arg(QApplication::applicationVersion()));
-    box->setInformativeText(Engine::backendInfo());
+    box->setInformativeText(aboutText());
     box->setObjectName(QStringLiteral("aboutBox"));
     box->setAttribute(Qt::WA_DeleteOnClose);
     return box;
 }
 
 void MainWindow::showAbout() { makeAboutBox()->exec(); }
+
+// ---- the demo project
+
+void MainWindow::openDemoProject() {
+    const QString dir = defaultDemoProjectDir();
+    if (isDemoProjectBuilt(dir)) {
+        openProject(dir);
+        return;
+    }
+    if (demoJob_ && engine_->isRunning(demoJob_)) {
+        statusBar()->showMessage(tr("The demo project is being built (see the jobs area)."), 5000);
+        return;
+    }
+    const auto answer = QMessageBox::question(
+        this, tr("Open demo project"),
+        tr("The demo project is not built yet. Build it in %1?\n\nThis trains a tokenizer and a tiny model on a "
+           "generated review corpus and labels 500 pairs with a simulated annotator: a few minutes on a CPU, "
+           "nothing downloaded. It runs as a job you can follow and cancel in the status bar.")
+            .arg(QDir::toNativeSeparators(dir)),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Yes);
+    if (answer == QMessageBox::Yes) buildAndOpenDemo(dir);
+}
+
+int MainWindow::buildAndOpenDemo(const QString& dir, const QStringList& extraArgs) {
+    demoDir_ = QFileInfo(dir).absoluteFilePath();
+    QDir().mkpath(demoDir_);
+    // A half-built folder from an interrupted build is rebuilt from scratch.
+    QStringList args = extraArgs;
+    if (!args.contains(QStringLiteral("--force"))) args << QStringLiteral("--force");
+    demoJob_ = startDemoBuild(*engine_, demoDir_, args);
+    statusBar()->showMessage(tr("Building the demo project in %1…").arg(QDir::toNativeSeparators(demoDir_)));
+    const int job = demoJob_;
+    // Single-shot connection: the window opens the project once this job ends well.
+    auto* conn = new QMetaObject::Connection;
+    *conn = connect(engine_, &Engine::jobEnded, this, [this, job, conn](int id, JobOutcome outcome) {
+        if (id != job) return;
+        disconnect(*conn);
+        delete conn;
+        if (outcome == JobOutcome::Finished) {
+            if (openProject(demoDir_)) {
+                tabs_->setCurrentIndex(0);  // the walk-through starts with the corpus (Datasets)
+                statusBar()->showMessage(tr("Demo project ready: label pairs, train the reward model and PPO from "
+                                            "its configs/, then compare the models in Chat."), 15000);
+            }
+        } else if (outcome == JobOutcome::Cancelled) {
+            statusBar()->showMessage(tr("Demo build cancelled."), 5000);
+        }
+    });
+    return demoJob_;
+}
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     QSettings settings;

@@ -18,9 +18,11 @@
 #include <cstdio>
 #include <functional>
 
+#include "ui/chat_panel.h"
 #include "ui/dataset_model.h"
 #include "ui/dataset_panel.h"
 #include "ui/engine.h"
+#include "ui/engine_chat.h"
 #include "ui/import_dialog.h"
 #include "ui/labeling_panel.h"
 #include "ui/live_plot.h"
@@ -57,6 +59,47 @@ bool save(QWidget* w, const QString& dir, const QString& name) {
     const bool ok = w->grab().save(path);
     std::printf("%s %s\n", ok ? "wrote" : "FAILED", qPrintable(path));
     return ok;
+}
+
+// The Chat panel side by side: the demo's reference model (A, models/sft) and its PPO policy (B,
+// the newest PPO run's export) continue the same review openings with real replies, when a demo
+// with a PPO run is built (RLHF_DEMO_PROJECT, else ~/rlhf-demo). Without one the panel is shot
+// empty and the tool says so.
+bool saveChatScreenshot(MainWindow& window, const QString& outDir) {
+    ChatPanel* chat = window.chatPanel();
+    window.tabs()->setCurrentWidget(chat);
+    const QString demo = defaultDemoProjectDir();
+    const QString reference = QDir(demo).filePath(QStringLiteral("models/sft"));
+    QString policy;
+    for (const ChatModelEntry& m : findChatModels(demo, {})) {
+        if (!m.label.contains(QStringLiteral("(ppo)"))) continue;
+        if (policy.isEmpty() || m.label.contains(QStringLiteral("demo-ppo"))) policy = m.path;
+    }
+    if (isModelFolder(reference) && !policy.isEmpty()) {
+        chat->setSideBySide(true);
+        chat->selectModel(ChatPanel::A, reference);
+        chat->selectModel(ChatPanel::B, policy);
+        chat->setCompletionMode(true);
+        ChatSampling s;
+        s.temperature = 0.7;
+        s.maxNewTokens = 40;
+        s.seed = 3;
+        chat->setSampling(s);
+        for (const QString& opening : {QStringLiteral("My new rice cooker"), QStringLiteral("Honestly, the vacuum"),
+                                       QStringLiteral("After a month with this watch,")}) {
+            chat->send(opening);
+            if (!waitUntil([&] { return !chat->isBusy(); }, 120000)) {
+                std::fprintf(stderr, "chat: no reply within 2 minutes\n");
+                return false;
+            }
+            chat->preferSide(ChatPanel::B);
+        }
+    } else {
+        std::fprintf(stderr, "chat: no demo with a PPO run in %s (set RLHF_DEMO_PROJECT); the Chat panel is shot empty\n",
+                     qPrintable(demo));
+    }
+    settle(400);
+    return save(&window, outDir, QStringLiteral("chat"));
 }
 
 }  // namespace
@@ -170,6 +213,8 @@ int saveScreenshots(const QString& outDir, const QString& projectDir) {
     settle(600);
     ok &= save(&window, outDir, QStringLiteral("train"));
     qunsetenv("RLHF_CLI");
+
+    ok &= saveChatScreenshot(window, outDir);
 
     QMessageBox* about = window.makeAboutBox();
     about->show();
