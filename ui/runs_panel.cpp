@@ -1,5 +1,6 @@
 #include "ui/runs_panel.h"
 
+#include <QDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -14,6 +15,7 @@
 #include "core/store/project.h"
 #include "ui/engine.h"
 #include "ui/live_plot.h"
+#include "ui/rollout_view.h"
 
 namespace rlhf::ui {
 
@@ -90,8 +92,17 @@ RunsPanel::RunsPanel(Engine* engine, QWidget* parent) : QWidget(parent), engine_
     });
     connect(plot_, &LivePlot::pointClicked, this, [this](const QString& series, qint64 step) {
         for (auto it = watched_.constBegin(); it != watched_.constEnd(); ++it) {
-            if (series.startsWith(it->name + QLatin1Char('/'))) showSamples(it.key(), step);
+            if (series.startsWith(it->name + QLatin1Char('/'))) {
+                showSamples(it.key(), step);
+                openRollouts(it.key(), step);
+                return;  // one run per click, even if another run's name is a prefix of it
+            }
         }
+    });
+    // Double-clicking a sample opens the rollouts of its step too.
+    connect(samples_, &QTableWidget::cellDoubleClicked, this, [this](int row) {
+        const QTableWidgetItem* item = samples_->item(row, 0);
+        if (item) openRollouts(item->data(Qt::UserRole).toLongLong(), item->text().toLongLong());
     });
 }
 
@@ -223,7 +234,7 @@ void RunsPanel::showSamples(qint64 runId, qint64 step) {
     QPointer<RunsPanel> self(this);
     engine_->readAsync([self, runId, step](store::Project& project) -> std::function<void()> {
         std::vector<store::Sample> samples = project.samples(runId, step - 1, 50);
-        return [self, step, samples = std::move(samples)] {
+        return [self, runId, step, samples = std::move(samples)] {
             if (!self) return;
             self->samples_->setRowCount(0);
             // The samples of the clicked step, or of the next step that logged any.
@@ -232,11 +243,46 @@ void RunsPanel::showSamples(qint64 runId, qint64 step) {
                 if (s.step != shown) continue;
                 const int row = self->samples_->rowCount();
                 self->samples_->insertRow(row);
-                self->samples_->setItem(row, 0, new QTableWidgetItem(QString::number(s.step)));
+                auto* stepItem = new QTableWidgetItem(QString::number(s.step));
+                stepItem->setData(Qt::UserRole, QVariant::fromValue<qlonglong>(runId));
+                self->samples_->setItem(row, 0, stepItem);
                 self->samples_->setItem(row, 1, new QTableWidgetItem(s.reward ? QString::number(*s.reward, 'g', 4) : QString()));
                 self->samples_->setItem(row, 2, new QTableWidgetItem(QString::fromStdString(s.prompt)));
                 self->samples_->setItem(row, 3, new QTableWidgetItem(QString::fromStdString(s.response)));
             }
+        };
+    });
+}
+
+void RunsPanel::openRollouts(qint64 runId, qint64 step) {
+    if (!engine_->hasProject()) return;
+    if (!rolloutWindow_) {
+        rolloutWindow_ = new QDialog(this, Qt::Window);
+        rolloutWindow_->setObjectName(QStringLiteral("rolloutWindow"));
+        rolloutWindow_->setWindowTitle(tr("Rollouts"));
+        rolloutView_ = new RolloutView(rolloutWindow_);
+        auto* layout = new QVBoxLayout(rolloutWindow_);
+        layout->setContentsMargins(4, 4, 4, 4);
+        layout->addWidget(rolloutView_);
+        rolloutWindow_->resize(900, 700);
+    }
+    QString runName = QStringLiteral("run #%1").arg(runId);
+    if (watched_.contains(runId)) runName = watched_.value(runId).name;
+    QPointer<RunsPanel> self(this);
+    engine_->readAsync([self, runId, step, runName](store::Project& project) -> std::function<void()> {
+        // A step's rollouts: PPO/GRPO log at most a batch per step, so 1000 covers one step.
+        std::vector<store::Sample> samples = project.samples(runId, step - 1, 1000);
+        QVector<RolloutSample> rollouts;
+        const qint64 shown = samples.empty() ? step : samples.front().step;
+        for (const store::Sample& s : samples) {
+            if (s.step == shown) rollouts.push_back(rolloutFromSample(s));
+        }
+        return [self, runName, shown, rollouts = std::move(rollouts)] {
+            if (!self || !self->rolloutWindow_) return;
+            self->rolloutView_->setSamples(runName, shown, rollouts);
+            self->rolloutWindow_->setWindowTitle(tr("Rollouts — %1, step %2").arg(runName).arg(shown));
+            self->rolloutWindow_->show();
+            self->rolloutWindow_->raise();
         };
     });
 }

@@ -1,12 +1,14 @@
 // RunsPanel — the project's runs with their state, a LivePlot of the selected runs' metrics polled
 // incrementally from the store (only points after the last step each run has shown), the metric
 // names to overlay (DESIGN.md §5: loss, objective/scores, objective/kl, …), and the samples the
-// run logged at a clicked step.
+// run logged at a clicked step. Clicking a plot point also opens the RolloutView window on that
+// step's rollouts (tokens shaded by KL / advantage, rollout_view.h).
 #pragma once
 #include <QHash>
 #include <QSet>
 #include <QWidget>
 
+class QDialog;
 class QListWidget;
 class QTableWidget;
 class QTimer;
@@ -16,6 +18,7 @@ namespace rlhf::ui {
 
 class Engine;
 class LivePlot;
+class RolloutView;
 
 class RunsPanel : public QWidget {
     Q_OBJECT
@@ -31,6 +34,11 @@ public:
     void poll();
     void selectRun(qint64 runId);
     void showSamples(qint64 runId, qint64 step);
+    // Opens (or raises) the rollout window on the samples of `step` (or of the next step that
+    // logged any), read on the reader thread.
+    void openRollouts(qint64 runId, qint64 step);
+    RolloutView* rolloutView() const { return rolloutView_; }
+    QDialog* rolloutWindow() const { return rolloutWindow_; }
 
 private:
     struct Watched {
@@ -51,6 +59,8 @@ private:
     LivePlot* plot_;
     QTableWidget* samples_;
     QTimer* pollTimer_;
+    QDialog* rolloutWindow_ = nullptr;  // created on first use; a separate window, not modal
+    RolloutView* rolloutView_ = nullptr;
     QHash<qint64, Watched> watched_;  // run id -> what the plot has of it
     QSet<QString> metricNames_;
     bool runsInFlight_ = false;
