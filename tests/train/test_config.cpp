@@ -49,6 +49,14 @@ private Q_SLOTS:
         auto grpo = load_train_config(dir + "grpo.yaml");
         QVERIFY(grpo.algo == Algo::Grpo);
         QCOMPARE(grpo.grpo.group_size, int64_t(8));
+        auto chat = load_train_config(dir + "sft-chat.yaml");
+        QVERIFY(chat.data.chat_template == ChatTemplateMode::Model);
+        auto rules = load_train_config(dir + "ppo-rules.yaml");
+        QCOMPARE(rules.reward.rules.size(), size_t(5));
+        QVERIFY(rules.reward.rules[4].type == RuleType::Sentiment);
+        auto verifiable = load_train_config(dir + "grpo-verifiable.yaml");
+        QVERIFY(verifiable.reward.rules[0].type == RuleType::ExactAnswer);
+        QCOMPARE(verifiable.reward.rules[0].field, std::string("answer"));
     }
 
     void defaults_when_absent() {
@@ -87,6 +95,61 @@ private Q_SLOTS:
         QVERIFY2(contains(syntax, "t.yaml:"), syntax.c_str());
         auto ppo_mb = parse_error("algo: ppo\nmodel: {policy: m}\ndata: {file: d}\nbatch_size: 6\nppo: {minibatches: 4}\n");
         QVERIFY2(contains(ppo_mb, "ppo.minibatches"), ppo_mb.c_str());
+    }
+
+    void reward_rules_parse() {
+        auto c = parse_train_config("algo: grpo\nmodel: {policy: m}\ndata: {file: d.jsonl, chat_template: none}\n"
+                                    "reward:\n  model_weight: 0.5\n  rules:\n"
+                                    "    - {type: regex, pattern: 'gr(e)at', match: false, weight: 2}\n"
+                                    "    - {type: length, target: 20, unit: chars}\n"
+                                    "    - {type: contains_any, words: [love, great], weight: 0.5}\n"
+                                    "    - {type: exact_answer, field: answer, pattern: 'answer: (\\d+)'}\n"
+                                    "    - {type: sentiment, weight: -1}\n",
+                                    "t.yaml");
+        QVERIFY(c.data.chat_template == ChatTemplateMode::None);
+        QCOMPARE(c.reward.model_weight, 0.5);
+        QCOMPARE(c.reward.rules.size(), size_t(5));
+        QVERIFY(c.reward.rules[0].type == RuleType::Regex && !c.reward.rules[0].match);
+        QCOMPARE(c.reward.rules[0].weight, 2.0);
+        QCOMPARE(c.reward.rules[0].line, int64_t(7));
+        QVERIFY(c.reward.rules[1].unit == LengthUnit::Chars);
+        QCOMPARE(c.reward.rules[1].target, 20.0);
+        QCOMPARE(c.reward.rules[1].weight, 1.0);  // default
+        QCOMPARE(c.reward.rules[2].words, (std::vector<std::string>{"love", "great"}));
+        QCOMPARE(c.reward.rules[3].field, std::string("answer"));
+        QCOMPARE(c.reward.rules[3].pattern, std::string("answer: (\\d+)"));
+        QVERIFY(c.reward.rules[4].type == RuleType::Sentiment);
+        // Written back and read again: the same rules, the same text.
+        auto yaml = train_config_to_yaml(c);
+        auto back = parse_train_config(yaml, "w.yaml");
+        QCOMPARE(back.reward.rules.size(), size_t(5));
+        QCOMPARE(back.reward.rules[3].pattern, c.reward.rules[3].pattern);
+        QCOMPARE(back.reward.rules[2].words, c.reward.rules[2].words);
+        QCOMPARE(train_config_to_yaml(back), yaml);
+    }
+
+    void bad_rules_name_rule_and_line() {
+        const std::string head = "algo: ppo\nmodel: {policy: m}\ndata: {file: d}\nreward:\n  rules:\n";  // rules at line 6
+        auto type = parse_error(head + "    - {type: regexp, pattern: a}\n");
+        QVERIFY2(contains(type, "t.yaml:6:14: reward.rules[0].type: unknown value 'regexp'"), type.c_str());
+        auto no_type = parse_error(head + "    - {pattern: a}\n");
+        QVERIFY2(contains(no_type, "t.yaml:6:7: reward.rules[0].type: required"), no_type.c_str());
+        auto regex = parse_error(head + "    - {type: length, target: 3}\n    - {type: regex, pattern: 'a(b'}\n");
+        QVERIFY2(contains(regex, "t.yaml:7:30: reward.rules[1].pattern: bad regular expression"), regex.c_str());
+        auto misplaced = parse_error(head + "    - type: regex\n      pattern: a\n      target: 3\n");
+        QVERIFY2(contains(misplaced, "t.yaml:8:7: reward.rules[0].target: unknown key"), misplaced.c_str());
+        auto words = parse_error(head + "    - {type: contains_any}\n");
+        QVERIFY2(contains(words, "t.yaml:6:7: reward.rules[0].words: required"), words.c_str());
+        auto field = parse_error(head + "    - {type: exact_answer}\n");
+        QVERIFY2(contains(field, "reward.rules[0].field: required"), field.c_str());
+        auto groups = parse_error(head + "    - {type: exact_answer, field: a, pattern: '(a)(b)'}\n");
+        QVERIFY2(contains(groups, "reward.rules[0].pattern: at most one capture group"), groups.c_str());
+        auto target = parse_error(head + "    - {type: length, target: -1}\n");
+        QVERIFY2(contains(target, "t.yaml:6:30: reward.rules[0].target: must be >= 0"), target.c_str());
+        auto list = parse_error("algo: ppo\nmodel: {policy: m}\ndata: {file: d}\nreward: {rules: {type: regex}}\n");
+        QVERIFY2(contains(list, "t.yaml:4:17: reward.rules: expected a list"), list.c_str());
+        auto mode = parse_error(kMinimal.substr(0, kMinimal.size()) + "  chat_template: jinja\n");
+        QVERIFY2(contains(mode, "t.yaml:6:18: data.chat_template: unknown value 'jinja'"), mode.c_str());
     }
 
     void round_trip() {

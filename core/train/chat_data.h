@@ -1,0 +1,111 @@
+// Conversational training records -> the prompt and response text a model is trained on.
+//
+// With the model's chat template (tokenizer_config.json's chat_template, core/text ChatTemplate)
+// a prompt is rendered with add_generation_prompt=true, and a response is the assistant
+// continuation: the text the template adds after the generation prompt when the response turns
+// are appended, cut after the end-of-turn token that closes the last response turn (the
+// tokenizer config's eos_token or a known one: "<|im_end|>", "<|eot_id|>", "<end_of_turn>"...;
+// without one, after the last non-whitespace character). The caller tokenizes prompt and response separately, so the
+// boundary never merges into one token and SFT can mask exactly the prompt's tokens.
+// Without a template (the demo's GPT-2) turns are joined one per line as "role: content".
+//
+// Header-only on purpose: only the users that render chats (the rlhf CLI, tests) pay for core/text.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/data/records.h"
+#include "core/io/error.h"
+#include "core/text/chat_template.h"
+
+namespace rlhf::train {
+
+// Role-less (TRL standard) text is used as is; conversational turns are joined one per line.
+inline std::string join_messages(const data::Messages& m) {
+    std::string out;
+    for (const auto& msg : m) {
+        if (!out.empty()) out += "\n";
+        out += msg.role.empty() ? msg.content : msg.role + ": " + msg.content;
+    }
+    return out;
+}
+
+class ChatFormatter {
+public:
+    // chat_template null: the plain join.
+    explicit ChatFormatter(std::shared_ptr<const text::ChatTemplate> chat_template = nullptr)
+        : template_(std::move(chat_template)) {}
+
+    bool templated() const { return template_ != nullptr; }
+
+    // Prompt text; with a template, followed by the generation prompt (e.g. "<|im_start|>assistant\n").
+    std::string prompt(const data::Messages& prompt) const {
+        if (!template_) return join_messages(prompt);
+        if (prompt.empty()) return "";
+        return template_->render(to_json(prompt, "user"), /*add_generation_prompt=*/true);
+    }
+
+    // Response text after `prompt`; with a template, the assistant continuation ending with the
+    // end-of-turn token. Throws rlhf::Error when the template does not render the conversation
+    // as the prompt's rendering followed by more text (data.chat_template: none avoids it).
+    std::string response(const data::Messages& prompt, const data::Messages& response) const {
+        if (!template_) return join_messages(response);
+        auto all = to_json(prompt, "user");
+        for (const auto& m : to_json(response, "assistant")) all.push_back(m);
+        const std::string full = template_->render(all, /*add_generation_prompt=*/false);
+        const std::string head = this->prompt(prompt);
+        if (full.compare(0, head.size(), head) != 0)
+            throw Error(template_->label() +
+                        ": the rendered conversation does not start with the rendered prompt, so the response "
+                        "cannot be cut out of it (set data.chat_template: none)");
+        std::string tail = full.substr(head.size());
+        // Cut after the first end-of-turn marker that follows the last response turn's content.
+        // Searching after the content matters: some templates (Llama 3's) append a generation
+        // prompt even when asked not to, and the content itself may mention a marker.
+        size_t from = 0;
+        for (const auto& m : response) {  // each turn's content, in order
+            const std::string content = trim(m.content);
+            const size_t at = content.empty() ? std::string::npos : tail.find(content, from);
+            if (at != std::string::npos) from = at + content.size();
+        }
+        size_t cut = std::string::npos;
+        for (const std::string& marker : end_of_turn_markers()) {
+            const size_t at = marker.empty() ? std::string::npos : tail.find(marker, from);
+            if (at != std::string::npos && (cut == std::string::npos || at + marker.size() < cut)) cut = at + marker.size();
+        }
+        if (cut == std::string::npos) {
+            const size_t last = tail.find_last_not_of(" \t\r\n");
+            cut = last == std::string::npos ? 0 : last + 1;
+        }
+        tail.resize(cut);
+        return tail;
+    }
+
+private:
+    // The tokenizer config's eos_token and the end-of-turn tokens of the template families we
+    // load (ChatML/Qwen, Llama 3, Gemma, Phi-3, Llama 2/Mistral).
+    std::vector<std::string> end_of_turn_markers() const {
+        return {template_->eos_token(), "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>"};
+    }
+    static std::string trim(const std::string& s) {
+        const size_t a = s.find_first_not_of(" \t\r\n");
+        if (a == std::string::npos) return "";
+        return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+    }
+
+    // Role-less text takes the role it plays here (a TRL standard prompt is the user's turn).
+    static nlohmann::json to_json(const data::Messages& m, const char* default_role) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& msg : m)
+            out.push_back({{"role", msg.role.empty() ? std::string(default_role) : msg.role}, {"content", msg.content}});
+        return out;
+    }
+
+    std::shared_ptr<const text::ChatTemplate> template_;
+};
+
+}  // namespace rlhf::train
