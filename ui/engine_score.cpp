@@ -35,6 +35,7 @@ std::optional<ScoredPair> parseScoredPair(const QByteArray& line) {
     p.id = o.value(QStringLiteral("id")).toInteger();
     p.dataset = o.value(QStringLiteral("dataset")).toString();
     p.annotator = o.value(QStringLiteral("annotator")).toString();
+    p.split = o.value(QStringLiteral("split")).toString();
     p.prompt = o.value(QStringLiteral("prompt")).toString();
     p.chosen = o.value(QStringLiteral("chosen")).toString();
     p.rejected = o.value(QStringLiteral("rejected")).toString();
@@ -120,7 +121,7 @@ Histogram RewardStats::marginHistogram(int bins) const {
 
 QVector<SliceAccuracy> RewardStats::slices() const {
     SliceAccuracy all{QStringLiteral("all"), QString(), 0, 0};
-    QMap<QString, SliceAccuracy> datasets, annotators;  // QMap: sorted by name
+    QMap<QString, SliceAccuracy> datasets, splits, annotators;  // QMap: sorted by name
     QMap<int, SliceAccuracy> lengths;                   // by bucket index: short to long
     auto count = [](SliceAccuracy& s, const ScoredPair& p) {
         ++s.pairs;
@@ -131,6 +132,11 @@ QVector<SliceAccuracy> RewardStats::slices() const {
         auto d = datasets.find(p.dataset);
         if (d == datasets.end()) d = datasets.insert(p.dataset, SliceAccuracy{QStringLiteral("dataset"), p.dataset, 0, 0});
         count(*d, p);
+        if (!p.split.isEmpty()) {
+            auto s = splits.find(p.split);
+            if (s == splits.end()) s = splits.insert(p.split, SliceAccuracy{QStringLiteral("split"), p.split, 0, 0});
+            count(*s, p);
+        }
         const int tokens = std::max(p.chosenTokens, p.rejectedTokens);
         const int bucket = lengthBucketIndex(tokens);
         auto l = lengths.find(bucket);
@@ -144,6 +150,7 @@ QVector<SliceAccuracy> RewardStats::slices() const {
     }
     QVector<SliceAccuracy> out{all};
     for (const auto& s : datasets) out.push_back(s);
+    for (const auto& s : splits) out.push_back(s);
     for (const auto& s : lengths) out.push_back(s);
     for (const auto& s : annotators) out.push_back(s);
     return out;
@@ -167,6 +174,7 @@ QStringList scoreArguments(const ScoreRequest& r) {
     } else {
         args << QStringLiteral("--dataset") << r.dataset;
     }
+    if (!r.comparisons && !r.split.isEmpty() && r.split != QStringLiteral("all")) args << QStringLiteral("--split") << r.split;
     if (r.limit > 0) args << QStringLiteral("--limit") << QString::number(r.limit);
     if (r.batch > 0) args << QStringLiteral("--batch") << QString::number(r.batch);
     return args;

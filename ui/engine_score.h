@@ -24,6 +24,7 @@ struct ScoredPair {
     qint64 id = 0;              // record id (dataset) or comparison id (comparisons)
     QString dataset;            // dataset name, or "comparisons"
     QString annotator;          // "" for dataset records
+    QString split;              // "train" | "eval" (held out) when the model's run trained on this set, else ""
     QString prompt, chosen, rejected;
     int chosenTokens = 0;       // response tokens including EOS (before any cut to max_length)
     int rejectedTokens = 0;
@@ -53,7 +54,7 @@ Histogram makeHistogram(const QVector<double>& values, int bins, double lo, doub
 
 // Accuracy over one slice value, e.g. {"length", "64–127 tokens", 12, 9}.
 struct SliceAccuracy {
-    QString slice;   // "all" | "dataset" | "length" | "annotator"
+    QString slice;   // "all" | "dataset" | "split" | "length" | "annotator"
     QString value;   // the slice value ("" for "all")
     int pairs = 0;
     int correct = 0;
@@ -85,8 +86,10 @@ public:
     ScoreHistograms scoreHistograms(int bins) const;
     Histogram marginHistogram(int bins) const;  // over min..max of the margins
 
-    // "all" first, then each dataset (by name), each length bucket (short to long), each annotator
-    // (by name; pairs without an annotator are not an annotator slice).
+    // "all" first, then each dataset (by name), each training split ("eval" then "train"; pairs
+    // without one are in none), each length bucket (short to long), each annotator (by name; pairs
+    // without an annotator are not an annotator slice). Held-out accuracy far below train accuracy
+    // says the reward model memorised its pairs.
     QVector<SliceAccuracy> slices() const;
 
     // Indices into pairs() of the `n` lowest margins (most wrong first); equal margins keep input order.
@@ -102,6 +105,7 @@ struct ScoreRequest {
     QString projectDir;
     QString dataset;       // a dataset name, or "" with comparisons = true
     bool comparisons = false;  // the project's human-labelled comparisons instead of a dataset
+    QString split;         // "" / "all" | "train" | "eval": which side of the run's training split (datasets only)
     int limit = 0;         // 0 = every pair
     int batch = 8;         // pairs per forward (2 * batch rows)
 };

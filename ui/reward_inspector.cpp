@@ -104,6 +104,13 @@ RewardInspectorPanel::RewardInspectorPanel(Engine* engine, QWidget* parent) : QW
     limit_->setValue(1000);
     limit_->setSpecialValueText(tr("all"));
     limit_->setToolTip(tr("Pairs to score (0 = all)"));
+    split_ = new QComboBox(this);
+    split_->setObjectName(QStringLiteral("rmSplitBox"));
+    split_->addItem(tr("all pairs"), QStringLiteral("all"));
+    split_->addItem(tr("held-out only"), QStringLiteral("eval"));
+    split_->addItem(tr("training only"), QStringLiteral("train"));
+    split_->setToolTip(tr("Which side of the reward-model run's train / held-out split to score "
+                          "(when the run trained on this dataset)"));
     score_ = new QPushButton(tr("Score"), this);
     score_->setObjectName(QStringLiteral("rmScoreButton"));
     cancel_ = new QPushButton(tr("Cancel"), this);
@@ -120,6 +127,7 @@ RewardInspectorPanel::RewardInspectorPanel(Engine* engine, QWidget* parent) : QW
     bar->addSpacing(8);
     bar->addWidget(new QLabel(tr("Pairs"), this));
     bar->addWidget(set_, 1);
+    bar->addWidget(split_);
     bar->addWidget(new QLabel(tr("Limit"), this));
     bar->addWidget(limit_);
     bar->addWidget(score_);
@@ -282,6 +290,7 @@ int RewardInspectorPanel::startScoring() {
     r.projectDir = engine_->projectDir();
     r.comparisons = set_->currentData().isValid() && set_->currentData().toInt() == kComparisonsItem;
     r.dataset = r.comparisons ? QString() : set_->currentText();
+    r.split = r.comparisons ? QString() : split_->currentData().toString();
     r.limit = limit_->value();
     if (r.modelDir.isEmpty()) {
         summary_->setText(tr("Choose a reward model folder."));
@@ -407,7 +416,8 @@ void RewardInspectorPanel::updateTables() {
         auto* n = new QTableWidgetItem(QString::number(s.pairs));
         n->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         slices_->setItem(i, 0, new QTableWidgetItem(s.slice));
-        slices_->setItem(i, 1, new QTableWidgetItem(s.value));
+        const bool heldOut = s.slice == QStringLiteral("split") && s.value == QStringLiteral("eval");
+        slices_->setItem(i, 1, new QTableWidgetItem(heldOut ? tr("held-out (eval)") : s.value));
         slices_->setItem(i, 2, n);
         slices_->setItem(i, 3, acc);
     }
@@ -454,7 +464,7 @@ void RewardInspectorPanel::showWorstPair(int row) {
     };
     QString html;
     html += QStringLiteral("<p><b>%1</b> · id %2%3 · margin <b style=\"color:%4\">%5</b></p>")
-                .arg(p.dataset.toHtmlEscaped())
+                .arg(p.dataset.toHtmlEscaped() + (p.split.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(p.split)))
                 .arg(p.id)
                 .arg(p.annotator.isEmpty() ? QString() : tr(" · annotator %1").arg(p.annotator.toHtmlEscaped()))
                 .arg((p.correct() ? kRightColor : kWrongColor).name())

@@ -55,6 +55,7 @@ public:
     QComboBox* modelBox() const { return model_; }
     QComboBox* setBox() const { return set_; }
     QSpinBox* limitBox() const { return limit_; }
+    QComboBox* splitBox() const { return split_; }
     QPushButton* scoreButton() const { return score_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* summaryLabel() const { return summary_; }
@@ -77,6 +78,7 @@ private:
     QComboBox* model_;
     QComboBox* set_;
     QSpinBox* limit_;
+    QComboBox* split_;
     QPushButton* browse_;
     QPushButton* score_;
     QPushButton* cancel_;

@@ -184,6 +184,25 @@ private Q_SLOTS:
         QCOMPARE(m.counts, (QVector<int>{2, 1, 2}));
     }
 
+    void splitSlices() {
+        // Two held-out pairs (margins 1 and -1: one right) and one training pair (margin 2: right).
+        RewardStats s;
+        QVector<ScoredPair> pairs{pair(1, QStringLiteral("d"), QString(), 1, 0, 5, 5), pair(2, QStringLiteral("d"), QString(), 0, 1, 5, 5),
+                                  pair(3, QStringLiteral("d"), QString(), 2, 0, 5, 5)};
+        pairs[0].split = pairs[1].split = QStringLiteral("eval");
+        pairs[2].split = QStringLiteral("train");
+        s.add(pairs);
+        const QVector<SliceAccuracy> slices = s.slices();
+        // all, dataset d, split eval, split train, length "< 32".
+        QCOMPARE(slices.size(), 5);
+        QCOMPARE(slices[2].slice, QStringLiteral("split"));
+        QCOMPARE(slices[2].value, QStringLiteral("eval"));
+        QCOMPARE(slices[2].pairs, 2);
+        QCOMPARE(slices[2].accuracy(), 0.5);
+        QCOMPARE(slices[3].value, QStringLiteral("train"));
+        QCOMPARE(slices[3].accuracy(), 1.0);
+    }
+
     void parsesCliLines() {
         const ScoredPair p = fivePairs()[2];
         const auto back = parseScoredPair(pairLine(p).toUtf8());
@@ -192,6 +211,10 @@ private Q_SLOTS:
         QCOMPARE(back->annotator, QStringLiteral("alice"));
         QCOMPARE(back->chosenTokens, 600);
         QCOMPARE(back->scoreRejected, 2.0);
+        QVERIFY(back->split.isEmpty());
+        const auto held = parseScoredPair(R"({"id":9,"score_chosen":1,"score_rejected":0.5,"split":"eval"})");
+        QVERIFY(held.has_value());
+        QCOMPARE(held->split, QStringLiteral("eval"));
         QVERIFY(!parseScoredPair(R"({"event":"progress","done":1,"total":2})"));
         QVERIFY(!parseScoredPair(R"({"event":"summary","pairs":2,"accuracy":0.5,"mean_margin":0.1})"));
         QVERIFY(!parseScoredPair("not json"));
@@ -200,8 +223,13 @@ private Q_SLOTS:
         r.projectDir = QStringLiteral("/p");
         r.comparisons = true;
         r.limit = 10;
+        r.split = QStringLiteral("eval");  // comparisons have no training split: not passed
         QCOMPARE(scoreArguments(r).join(QLatin1Char(' ')),
                  QStringLiteral("score --model /m --project /p --comparisons --limit 10 --batch 8"));
+        r.comparisons = false;
+        r.dataset = QStringLiteral("prefs");
+        QCOMPARE(scoreArguments(r).join(QLatin1Char(' ')),
+                 QStringLiteral("score --model /m --project /p --dataset prefs --split eval --limit 10 --batch 8"));
     }
 
     void offersTheProjectsRewardModels() {
