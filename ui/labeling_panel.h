@@ -5,16 +5,30 @@
 //   Ctrl+Z: undo the last label   Tab: rationale field (Enter or Esc returns to the keys)
 // A label is committed durably (Project::add_label returns after a synchronous=FULL commit)
 // before the next pair is shown, so what the screen acknowledged survives a crash.
+//
+// Generate pairs (issue 6 item 3): a prompt set, model A and an optional model B (else two
+// samples of A), a count and sampling; `rlhf pairs` runs as a child on a worker (PairGenerator,
+// engine_pairs.h) and each comparison it stores reaches the queue at once, so labeling starts
+// with the first pair; below the low-water mark of unlabelled pairs the next batch starts by
+// itself. Pre-labels (machine annotators, "simulated:...") are a separate, toggleable hint
+// and never count as this annotator's label or in the win rate, which counts human labels only.
 #pragma once
 #include <QElapsedTimer>
 #include <QWidget>
 
 #include <optional>
 
+#include <QHash>
+#include <QPair>
+#include <QVector>
+
 #include "core/store/types.h"
+#include "ui/engine_pairs.h"
 #include "ui/win_rate.h"
 
+class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -49,6 +63,23 @@ public:
     // The store's verdict for a screen side given which completion is on the left.
     static store::Choice choiceFor(Side side, bool aOnLeft);
 
+    // ---- generating pairs
+    PairGenerator* generator() const { return generator_; }
+    // The request the form describes, and the form set from one (tests, restoring a session).
+    PairsRequest pairsRequest() const;
+    void setPairsRequest(const PairsRequest& request, int lowWater);
+    // Starts generation from the form (the Generate button); returns the job id or 0.
+    int startGeneration();
+    // Comparisons this annotator has no label on (the queue), from the GUI connection's counts.
+    qint64 unlabeledCount();
+    // Model folders of the open project: models/* and runs/*/final holding a config.json;
+    // reward models (…ForSequenceClassification) are listed apart.
+    static QStringList projectModelFolders(const QString& projectDir, bool rewardModels);
+    // The pre-label hint for the pair on screen ("" when none or hidden), e.g.
+    // "Pre-label (not yours): lexicon-judge prefers LEFT".
+    QString prelabelHint() const;
+    void setPrelabelsVisible(bool visible);
+
 Q_SIGNALS:
     // After the label is committed and before the next pair is shown.
     void labelCommitted(qint64 labelId, qint64 comparisonId, const QString& choice);
@@ -63,6 +94,10 @@ protected:
 private:
     void reloadAnnotators();
     void updateProgress();
+    void reloadModelChoices();
+    void updatePrelabelHint();
+    void afterQueueChange();  // progress text + low-water check
+    void onPairStored(const GeneratedPair& pair);
 
     Engine* engine_;
     QComboBox* annotatorBox_;
@@ -84,6 +119,24 @@ private:
     int sessionLabels_ = 0;
     qint64 labelledTotal_ = 0;
     QString winRateText_;
+
+    // generation form
+    PairGenerator* generator_;
+    QComboBox* promptsBox_;
+    QComboBox* modelABox_;
+    QComboBox* modelBBox_;
+    QSpinBox* genCount_;
+    QDoubleSpinBox* temperature_;
+    QSpinBox* maxNewTokens_;
+    QComboBox* prelabelBox_;
+    QSpinBox* lowWater_;
+    QPushButton* generateButton_;
+    QPushButton* stopButton_;
+    QLabel* genStatus_;
+    // pre-labels: comparison id -> (machine annotator, choice "A" | "B" | "tie" | ...)
+    QCheckBox* showPrelabels_;
+    QLabel* prelabelHint_;
+    QHash<qint64, QVector<QPair<QString, QString>>> prelabels_;
 };
 
 }  // namespace rlhf::ui

@@ -1,5 +1,8 @@
 #include "ui/win_rate.h"
 
+#include <QDir>
+#include <QFileInfo>
+
 #include <cmath>
 
 namespace rlhf::ui {
@@ -29,6 +32,21 @@ QString formatWinRate(const WinRate& w) {
         .arg(100 * w.low, 0, 'f', 1)
         .arg(100 * w.high, 0, 'f', 1)
         .arg(w.n());
+}
+
+bool isMachineAnnotator(const QString& name) { return name.startsWith(QStringLiteral("simulated:")); }
+
+QString modelDisplayName(const QString& model, const QString& projectDir) {
+    if (!QDir::isAbsolutePath(model)) return model;
+    if (!projectDir.isEmpty()) {
+        // `rlhf pairs` stores canonical folders; the project may have been opened through a link.
+        const QString canonical = QFileInfo(projectDir).canonicalFilePath();
+        const QString root = QDir::cleanPath(canonical.isEmpty() ? QFileInfo(projectDir).absoluteFilePath() : canonical);
+        const QString clean = QDir::cleanPath(model);
+        if (clean.startsWith(root + QLatin1Char('/'))) return clean.mid(root.size() + 1);
+    }
+    const QStringList parts = QDir::cleanPath(model).split(QLatin1Char('/'), Qt::SkipEmptyParts);
+    return parts.size() <= 2 ? model : parts.mid(parts.size() - 2).join(QLatin1Char('/'));
 }
 
 }  // namespace rlhf::ui

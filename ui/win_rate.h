@@ -20,4 +20,12 @@ void computeWinRate(WinRate& w, double z = 1.959963984540054);
 // "dataset:chosen over dataset:rejected: 72.0% [58.1%, 82.6%] (n = 25)"
 QString formatWinRate(const WinRate& w);
 
+// Machine annotators (the demo's simulated judge, `rlhf pairs --prelabel` rules and reward
+// models) are named "simulated:..."; their labels are pre-labels, never counted as human labels.
+bool isMachineAnnotator(const QString& name);
+
+// A model as the win-rate line shows it: a folder inside the project relative to it
+// ("models/sft", "runs/3/final"), another folder by its last two parts, any other name as is.
+QString modelDisplayName(const QString& model, const QString& projectDir);
+
 }  // namespace rlhf::ui
