@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,7 @@ struct Rollout {
     torch::Tensor response_ids;   // (B, R)
     torch::Tensor response_mask;  // (B, R) float, 1 up to and including EOS
     torch::Tensor ended;          // (B) bool, emitted EOS
+    torch::Tensor prompt_index;   // (B) int64: row -> index into the task's prompt list (PPO/GRPO set it)
 };
 Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& prompts, int64_t max_new_tokens,
                          double temperature, const TokenIds& eos_ids, int64_t pad_id);
@@ -171,6 +173,31 @@ private:
 
 // Reward of one response: rule functions (a verifier) and/or a reward model.
 using RuleReward = std::function<double(const TokenIds& prompt, const TokenIds& response)>;
+// Same, also told which prompt of the task's list the response answers (verifiers that compare
+// with a field of that prompt's dataset row).
+using IndexedRuleReward = std::function<double(int64_t prompt_index, const TokenIds& prompt, const TokenIds& response)>;
+
+// The rules of a config's reward.rules (config.h RewardRule), evaluated on decoded text.
+struct RuleInput {
+    std::string response;                 // decoded response (special tokens skipped)
+    int64_t response_tokens = 0;          // response tokens, EOS included (length unit "tokens")
+    const std::string* answer = nullptr;  // exact_answer: the prompt row's dataset field; null = none
+};
+class RuleScorer {
+public:
+    // sentiment: text -> score (core/demo's judge_sentiment(text).score() in the CLI); it is
+    // injected because core/train does not link core/demo. Required when a rule is "sentiment".
+    explicit RuleScorer(std::vector<RewardRule> rules, std::function<double(const std::string&)> sentiment = {});
+    double value(size_t rule, const RuleInput& in) const;  // the rule's unweighted value v
+    double score(const RuleInput& in) const;               // Σ weight_i · v_i
+    const std::vector<RewardRule>& rules() const { return rules_; }
+
+private:
+    std::vector<RewardRule> rules_;
+    std::vector<std::shared_ptr<const std::regex>> regex_;  // per rule; null when it has no pattern
+    std::vector<std::vector<std::string>> lower_words_;     // contains_any words, ASCII-lowercased
+    std::function<double(const std::string&)> sentiment_;
+};
 
 // The policy with a value head (PPO's critic shares the policy's trunk, as TRL's
 // AutoModelForCausalLMWithValueHead does).
@@ -186,11 +213,17 @@ struct RlOptions {
     TokenIds eos_ids;          // tokens that end a response
     int64_t pad_id = 0;        // padding token
     RuleReward rule_reward;    // added to the reward model's score when both are given
+    IndexedRuleReward indexed_rule_reward;  // added too (rules that need the prompt's dataset row)
     model::RewardModel reward_model{nullptr};  // frozen; scores prompt+response
+    double reward_model_weight = 1.0;          // reward = weight · RM score + rule rewards
     std::function<std::string(const TokenIds&)> decode;  // for Sample text; unset = no samples
+    // Text of one token for Sample::extra's "tokens" (invalid UTF-8 is replaced); unset = decode({id}).
+    std::function<std::string(int64_t)> token_piece;
     int64_t samples_per_rollout = 2;    // rows of each rollout reported as samples
 };
 
+// PPO and GRPO checkpoint their whole rollout (tensors, metrics, minibatches still to train), so a
+// run stopped between two steps of one rollout resumes bitwise exactly instead of sampling anew.
 class PpoTask : public TrainTask {
 public:
     PpoTask(PolicyWithValue model, std::shared_ptr<model::CausalLM> reference, std::vector<TokenIds> prompts,
@@ -213,7 +246,7 @@ private:
     std::unique_ptr<KlController> kl_;
     // The current rollout and the minibatches still to train on.
     Rollout rollout_;
-    torch::Tensor old_logprobs_, old_values_, advantages_, returns_;  // (B, R)
+    torch::Tensor old_logprobs_, ref_logprobs_, old_values_, advantages_, returns_;  // (B, R)
     std::vector<std::vector<int64_t>> pending_;  // minibatch row indices
     Metrics rollout_metrics_;
 };
@@ -225,8 +258,8 @@ public:
     torch::nn::Module& module() override { return *policy_; }
     void begin_step(StepContext& ctx) override;
     torch::Tensor micro_batch_loss(StepContext& ctx) override;
-    nlohmann::json save_state() const override { return {{"order", order_.save()}}; }
-    void load_state(const nlohmann::json& s) override { order_.load(s.at("order")); }
+    nlohmann::json save_state() const override;
+    void load_state(const nlohmann::json& s) override;
     // Mean rule reward of `samples` responses per prompt (no grad), for tests.
     double mean_reward(const std::vector<TokenIds>& prompts, int64_t samples);
 
@@ -242,7 +275,12 @@ private:
     Metrics rollout_metrics_;
 };
 
-// Score of prompt+response rows under a reward model and/or rule: (B) float32.
+// Score of prompt+response rows under a reward model and/or rules: (B) float32.
+// reward_model_weight · RM + rule_reward + indexed_rule_reward (given r.prompt_index).
 torch::Tensor score_responses(const RlOptions& options, const Rollout& r, int64_t max_length);
+
+// The rows [rank·B, (rank+1)·B) of a global batch of world_size·B draws (data parallelism: every
+// rank draws the same global batch from the same seeded order and trains on its slice).
+std::vector<size_t> rank_slice(const std::vector<size_t>& global, int64_t rank, int64_t world_size);
 
 }  // namespace rlhf::train

@@ -7,7 +7,10 @@
 // tokenizer config's eos_token or a known one: "<|im_end|>", "<|eot_id|>", "<end_of_turn>"...;
 // without one, after the last non-whitespace character). The caller tokenizes prompt and response separately, so the
 // boundary never merges into one token and SFT can mask exactly the prompt's tokens.
-// Without a template (the demo's GPT-2) turns are joined one per line as "role: content".
+// Without a template turns are joined one per line as "role: content". Role-less (TRL standard)
+// text is rendered only when asked to (data.chat_template: model): "auto" keeps it plain, as TRL
+// does, so the demo's GPT-2 (whose minimal template is for `rlhf chat`) still continues its
+// review openings as it was pre-trained.
 //
 // Header-only on purpose: only the users that render chats (the rlhf CLI, tests) pay for core/text.
 #pragma once
@@ -36,15 +39,27 @@ inline std::string join_messages(const data::Messages& m) {
 
 class ChatFormatter {
 public:
-    // chat_template null: the plain join.
-    explicit ChatFormatter(std::shared_ptr<const text::ChatTemplate> chat_template = nullptr)
-        : template_(std::move(chat_template)) {}
+    // chat_template null: the plain join. role_less_too: render role-less text too (as a user
+    // prompt and an assistant response); otherwise only examples with roles use the template.
+    explicit ChatFormatter(std::shared_ptr<const text::ChatTemplate> chat_template = nullptr, bool role_less_too = true)
+        : template_(std::move(chat_template)), role_less_too_(role_less_too) {}
 
     bool templated() const { return template_ != nullptr; }
 
+    // Whether the example (prompt, and its response when given) is rendered with the template.
+    bool uses_template(const data::Messages& prompt, const data::Messages& response = {}) const {
+        if (!template_) return false;
+        if (role_less_too_) return true;
+        for (const auto* list : {&prompt, &response})
+            for (const auto& m : *list)
+                if (!m.role.empty()) return true;
+        return false;
+    }
+
     // Prompt text; with a template, followed by the generation prompt (e.g. "<|im_start|>assistant\n").
-    std::string prompt(const data::Messages& prompt) const {
-        if (!template_) return join_messages(prompt);
+    // response: the example's response, when there is one (it takes part in uses_template).
+    std::string prompt(const data::Messages& prompt, const data::Messages& response = {}) const {
+        if (!uses_template(prompt, response)) return join_messages(prompt);
         if (prompt.empty()) return "";
         return template_->render(to_json(prompt, "user"), /*add_generation_prompt=*/true);
     }
@@ -53,11 +68,11 @@ public:
     // end-of-turn token. Throws rlhf::Error when the template does not render the conversation
     // as the prompt's rendering followed by more text (data.chat_template: none avoids it).
     std::string response(const data::Messages& prompt, const data::Messages& response) const {
-        if (!template_) return join_messages(response);
+        if (!uses_template(prompt, response)) return join_messages(response);
         auto all = to_json(prompt, "user");
         for (const auto& m : to_json(response, "assistant")) all.push_back(m);
         const std::string full = template_->render(all, /*add_generation_prompt=*/false);
-        const std::string head = this->prompt(prompt);
+        const std::string head = this->prompt(prompt, response);
         if (full.compare(0, head.size(), head) != 0)
             throw Error(template_->label() +
                         ": the rendered conversation does not start with the rendered prompt, so the response "
@@ -106,6 +121,7 @@ private:
     }
 
     std::shared_ptr<const text::ChatTemplate> template_;
+    bool role_less_too_ = true;
 };
 
 }  // namespace rlhf::train

@@ -39,10 +39,11 @@ struct DataConfig {
     int64_t max_prompt_length = 256;  // tokens; longer prompts are cut from the left
     int64_t max_length = 512;         // tokens of prompt + response; longer responses are cut
     bool shuffle = true;              // reshuffle each epoch with the run seed
-    // How conversational records become text: "model" renders them with the tokenizer's
-    // chat_template (prompt with add_generation_prompt, the response as the assistant
-    // continuation up to the end-of-turn token); "none" joins turns as "role: content" lines (the
-    // demo's GPT-2 has no template); "auto" = "model" when tokenizer_config.json has a template.
+    // How records become text (core/train/chat_data.h): "model" renders every record with the
+    // tokenizer's chat_template (prompt with add_generation_prompt, the response as the assistant
+    // continuation up to the end-of-turn token); "none" joins turns as "role: content" lines;
+    // "auto" renders conversational records (turns with roles) when tokenizer_config.json has a
+    // template and keeps role-less TRL-standard text plain (as TRL does; the demo's prompts).
     ChatTemplateMode chat_template = ChatTemplateMode::Auto;
 };
 

@@ -1,5 +1,9 @@
-// The online algorithms (they sample from the policy while training): PPO and GRPO.
+// The online algorithms (they sample from the policy while training): PPO and GRPO, the rule
+// rewards they can be trained against, and the state they checkpoint for exact resume.
 // One translation unit on purpose: each <torch/torch.h> TU costs CI minutes.
+//
+// Glossary: B = prompts per rank and step, G = group size, R = response positions.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -21,6 +25,7 @@ Rollout select_rows(const Rollout& r, const torch::Tensor& rows) {
     s.response_ids = r.response_ids.index_select(0, rows);
     s.response_mask = r.response_mask.index_select(0, rows);
     s.ended = r.ended.index_select(0, rows);
+    if (r.prompt_index.defined()) s.prompt_index = r.prompt_index.index_select(0, rows);
     return s;
 }
 
@@ -31,18 +36,267 @@ std::vector<TokenIds> pick(const std::vector<TokenIds>& all, const std::vector<s
     return out;
 }
 
-void add_samples(StepContext& ctx, const RlOptions& o, const Rollout& r, const torch::Tensor& scores) {
+// (B·repeat) int64: the prompt index of every rollout row.
+torch::Tensor index_tensor(const std::vector<size_t>& idx, int64_t repeat) {
+    std::vector<int64_t> out;
+    for (size_t i : idx)
+        for (int64_t g = 0; g < repeat; ++g) out.push_back(static_cast<int64_t>(i));
+    return torch::tensor(out, torch::kInt64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Samples with per-token data for the Runs panel
+
+// Replaces bytes that are not well-formed UTF-8 by U+FFFD: a byte-level BPE token can be half a
+// character, and JSON strings must be valid UTF-8.
+std::string valid_utf8(const std::string& s) {
+    std::string out;
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2) ok = c >= 0xC2;                                     // overlong
+        if (ok && len == 3) ok = !(c == 0xE0 && p[i + 1] < 0xA0) && !(c == 0xED && p[i + 1] >= 0xA0);
+        if (ok && len == 4) ok = c <= 0xF4 && !(c == 0xF0 && p[i + 1] < 0x90) && !(c == 0xF4 && p[i + 1] >= 0x90);
+        if (ok) {
+            out.append(s, i, len);
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+    return out;
+}
+
+// Per-token tensors of a rollout for its samples; undefined ones are left out of the JSON.
+struct PerToken {
+    torch::Tensor logprob;      // (B, R)
+    torch::Tensor ref_logprob;  // (B, R) or undefined (no reference)
+    torch::Tensor advantage;    // (B, R) or (B) (GRPO: one advantage per sequence)
+    torch::Tensor value;        // (B, R) or undefined (GRPO)
+};
+
+void add_samples(StepContext& ctx, const RlOptions& o, const Rollout& r, const torch::Tensor& scores,
+                 const PerToken& per) {
     if (!o.decode) return;
+    auto as_rows = [](const torch::Tensor& t) { return t.defined() ? t.detach().to(torch::kCPU, torch::kFloat64) : t; };
+    auto lp = as_rows(per.logprob), ref = as_rows(per.ref_logprob), adv = as_rows(per.advantage), val = as_rows(per.value);
     for (int64_t i = 0; i < std::min<int64_t>(o.samples_per_rollout, r.prompt_ids.size(0)); ++i) {
         TokenIds p, c;
         for (int64_t t = 0; t < r.prompt_ids.size(1); ++t)
             if (r.prompt_mask[i][t].item<int64_t>()) p.push_back(r.prompt_ids[i][t].item<int64_t>());
-        for (int64_t t = 0; t < r.response_ids.size(1); ++t)
-            if (r.response_mask[i][t].item<float>() > 0) c.push_back(r.response_ids[i][t].item<int64_t>());
-        ctx.samples.push_back(Sample{o.decode(p), o.decode(c), scores[i].item<double>()});
+        nlohmann::json tokens = nlohmann::json::array(), logprob = nlohmann::json::array(),
+                       ref_logprob = nlohmann::json::array(), kl = nlohmann::json::array(),
+                       advantage = nlohmann::json::array(), value = nlohmann::json::array();
+        // The response mask is 1 up to and including EOS: exactly the tokens the Runs panel shows.
+        for (int64_t t = 0; t < r.response_ids.size(1); ++t) {
+            if (!(r.response_mask[i][t].item<float>() > 0)) continue;
+            const int64_t id = r.response_ids[i][t].item<int64_t>();
+            c.push_back(id);
+            tokens.push_back(valid_utf8(o.token_piece ? o.token_piece(id) : o.decode(TokenIds{id})));
+            const double l = lp[i][t].item<double>();
+            logprob.push_back(l);
+            if (ref.defined()) {
+                const double rl = ref[i][t].item<double>();
+                ref_logprob.push_back(rl);
+                kl.push_back(l - rl);  // the K1 estimate PPO penalises
+            }
+            if (adv.defined()) advantage.push_back(adv.dim() == 2 ? adv[i][t].item<double>() : adv[i].item<double>());
+            if (val.defined()) value.push_back(val[i][t].item<double>());
+        }
+        Sample s{valid_utf8(o.decode(p)), valid_utf8(o.decode(c)), scores[i].item<double>(), nlohmann::json::object()};
+        s.extra["tokens"] = std::move(tokens);
+        s.extra["logprob"] = std::move(logprob);
+        if (ref.defined()) {
+            s.extra["ref_logprob"] = std::move(ref_logprob);
+            s.extra["kl"] = std::move(kl);
+        }
+        if (adv.defined()) s.extra["advantage"] = std::move(advantage);
+        if (val.defined()) s.extra["value"] = std::move(value);
+        ctx.samples.push_back(std::move(s));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exact checkpoint state: tensors as hex bytes (bit-exact), metrics with non-finite values kept.
+
+nlohmann::json tensor_state(const torch::Tensor& t) {
+    if (!t.defined()) return nullptr;
+    auto c = t.detach().to(torch::kCPU).contiguous();
+    std::string dtype;
+    if (c.scalar_type() == torch::kFloat32) dtype = "f32";
+    else if (c.scalar_type() == torch::kInt64) dtype = "i64";
+    else if (c.scalar_type() == torch::kBool) dtype = "bool";
+    else throw Error("train: checkpoint state: unsupported tensor dtype");
+    static const char* digits = "0123456789abcdef";
+    const auto* p = static_cast<const uint8_t*>(c.data_ptr());
+    const size_t n = static_cast<size_t>(c.numel()) * c.element_size();
+    std::string hex;
+    hex.reserve(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+        hex.push_back(digits[p[i] >> 4]);
+        hex.push_back(digits[p[i] & 15]);
+    }
+    return {{"dtype", dtype}, {"shape", c.sizes().vec()}, {"device", t.device().str()}, {"hex", hex}};
+}
+
+torch::Tensor load_tensor_state(const nlohmann::json& j, const std::string& what) {
+    if (j.is_null()) return {};
+    const std::string dtype = j.at("dtype").get<std::string>();
+    const auto type = dtype == "f32" ? torch::kFloat32 : dtype == "i64" ? torch::kInt64 : dtype == "bool" ? torch::kBool
+                                                                                                       : torch::kByte;
+    if (type == torch::kByte) throw Error("trainer_state.json: " + what + ": unknown dtype '" + dtype + "'");
+    auto t = torch::empty(j.at("shape").get<std::vector<int64_t>>(), type);
+    const std::string& hex = j.at("hex").get_ref<const std::string&>();
+    const size_t n = static_cast<size_t>(t.numel()) * t.element_size();
+    if (hex.size() != 2 * n) throw Error("trainer_state.json: " + what + ": " + std::to_string(hex.size()) + " hex digits for " + std::to_string(n) + " bytes");
+    auto* p = static_cast<uint8_t*>(t.data_ptr());
+    auto nibble = [&](char ch) -> int {
+        if (ch >= '0' && ch <= '9') return ch - '0';
+        if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+        throw Error("trainer_state.json: " + what + ": bad hex digit");
+    };
+    for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
+    return t.to(torch::Device(j.at("device").get<std::string>()));
+}
+
+nlohmann::json metrics_state(const Metrics& m) {
+    nlohmann::json j = nlohmann::json::object();
+    // JSON has no NaN/Inf (nlohmann writes null): keep them as strings.
+    for (const auto& [k, v] : m) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(std::to_string(v));
+    return j;
+}
+
+Metrics load_metrics_state(const nlohmann::json& j) {
+    Metrics m;
+    for (const auto& [k, v] : j.items()) m[k] = v.is_string() ? std::strtod(v.get<std::string>().c_str(), nullptr) : v.get<double>();
+    return m;
+}
+
+nlohmann::json rollout_state(const Rollout& r) {
+    return {{"prompt_ids", tensor_state(r.prompt_ids)},     {"prompt_mask", tensor_state(r.prompt_mask)},
+            {"response_ids", tensor_state(r.response_ids)}, {"response_mask", tensor_state(r.response_mask)},
+            {"ended", tensor_state(r.ended)},               {"prompt_index", tensor_state(r.prompt_index)}};
+}
+
+Rollout load_rollout_state(const nlohmann::json& j) {
+    Rollout r;
+    r.prompt_ids = load_tensor_state(j.at("prompt_ids"), "rollout.prompt_ids");
+    r.prompt_mask = load_tensor_state(j.at("prompt_mask"), "rollout.prompt_mask");
+    r.response_ids = load_tensor_state(j.at("response_ids"), "rollout.response_ids");
+    r.response_mask = load_tensor_state(j.at("response_mask"), "rollout.response_mask");
+    r.ended = load_tensor_state(j.at("ended"), "rollout.ended");
+    r.prompt_index = load_tensor_state(j.at("prompt_index"), "rollout.prompt_index");
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule helpers
+
+std::string ascii_lower(std::string s) {
+    for (auto& ch : s)
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    return s;
+}
+
+std::string trim(const std::string& s) {
+    const char* ws = " \t\r\n\f\v";
+    const size_t a = s.find_first_not_of(ws);
+    if (a == std::string::npos) return "";
+    return s.substr(a, s.find_last_not_of(ws) - a + 1);
+}
+
+int64_t count_words(const std::string& s) {
+    int64_t n = 0;
+    bool in_word = false;
+    for (unsigned char ch : s) {
+        const bool space = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
+        if (!space && !in_word) ++n;
+        in_word = !space;
+    }
+    return n;
+}
+
+int64_t count_code_points(const std::string& s) {
+    int64_t n = 0;
+    for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;  // every byte that is not a continuation byte
+    return n;
+}
 }  // namespace
+
+std::vector<size_t> rank_slice(const std::vector<size_t>& global, int64_t rank, int64_t world_size) {
+    if (world_size < 1 || rank < 0 || rank >= world_size || global.size() % static_cast<size_t>(world_size) != 0)
+        throw Error("train: rank_slice: rank " + std::to_string(rank) + " of " + std::to_string(world_size) +
+                    " cannot slice a batch of " + std::to_string(global.size()));
+    const size_t b = global.size() / static_cast<size_t>(world_size);
+    return std::vector<size_t>(global.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(rank) * b),
+                               global.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(rank + 1) * b));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule rewards
+
+RuleScorer::RuleScorer(std::vector<RewardRule> rules, std::function<double(const std::string&)> sentiment)
+    : rules_(std::move(rules)), sentiment_(std::move(sentiment)) {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+        const auto& r = rules_[i];
+        const std::string where = "reward.rules[" + std::to_string(i) + "]" + (r.line ? " (line " + std::to_string(r.line) + ")" : "");
+        try {
+            regex_.push_back(r.pattern.empty() ? nullptr : std::make_shared<const std::regex>(r.pattern, std::regex::ECMAScript));
+        } catch (const std::regex_error& e) {
+            throw Error(where + ": pattern: bad regular expression: " + e.what());
+        }
+        std::vector<std::string> words;
+        for (const auto& w : r.words) words.push_back(ascii_lower(w));
+        lower_words_.push_back(std::move(words));
+        if (r.type == RuleType::Sentiment && !sentiment_) throw Error(where + ": sentiment: no sentiment judge available here");
+    }
+}
+
+double RuleScorer::value(size_t i, const RuleInput& in) const {
+    const auto& r = rules_.at(i);
+    switch (r.type) {
+    case RuleType::Regex: {
+        const bool found = std::regex_search(in.response, *regex_[i]);
+        return found == r.match ? 1.0 : 0.0;
+    }
+    case RuleType::Length: {
+        const int64_t n = r.unit == LengthUnit::Words ? count_words(in.response)
+                          : r.unit == LengthUnit::Chars ? count_code_points(in.response)
+                                                         : in.response_tokens;
+        return -std::fabs(static_cast<double>(n) - r.target);
+    }
+    case RuleType::ContainsAny: {
+        const std::string text = ascii_lower(in.response);
+        for (const auto& w : lower_words_[i])
+            if (text.find(w) != std::string::npos) return 1.0;
+        return 0.0;
+    }
+    case RuleType::ExactAnswer: {
+        if (!in.answer) return 0.0;
+        std::string got = in.response;
+        if (regex_[i]) {
+            std::smatch m;
+            if (!std::regex_search(in.response, m, *regex_[i])) return 0.0;
+            got = m.size() > 1 ? m[1].str() : m[0].str();
+        }
+        return trim(got) == trim(*in.answer) ? 1.0 : 0.0;
+    }
+    case RuleType::Sentiment:
+        return sentiment_(in.response);
+    }
+    return 0.0;
+}
+
+double RuleScorer::score(const RuleInput& in) const {
+    double total = 0;
+    for (size_t i = 0; i < rules_.size(); ++i) total += rules_[i].weight * value(i, in);
+    return total;
+}
 
 // ---------------------------------------------------------------------------------------------
 // PPO
@@ -68,44 +322,68 @@ PpoTask::PpoTask(PolicyWithValue model, std::shared_ptr<model::CausalLM> referen
         kl_ = std::make_unique<FixedKlController>(config_.ppo.kl_coef);
     if ((config_.ppo.ppo_epochs * config_.ppo.minibatches) % config_.grad_accum != 0)
         throw Error("ppo: ppo.ppo_epochs × ppo.minibatches must be a multiple of grad_accum");
-    if (!options_.rule_reward && !options_.reward_model) throw Error("ppo: needs a reward model or a rule reward");
+    if (!options_.rule_reward && !options_.indexed_rule_reward && !options_.reward_model)
+        throw Error("ppo: needs a reward model or a rule reward");
     freeze(*reference_);
     if (options_.reward_model) freeze(*options_.reward_model);
 }
 
 nlohmann::json PpoTask::save_state() const {
-    // A checkpoint inside a rollout's minibatches resumes by sampling a fresh rollout.
-    return {{"order", order_.save()}, {"kl_coef", kl_->value()}};
+    nlohmann::json s = {{"order", order_.save()}, {"kl_coef", kl_->value()}};
+    // Inside a rollout (minibatches left), the rollout itself: resuming must train on the same
+    // samples, advantages and minibatch order, not on a fresh rollout.
+    if (!pending_.empty()) {
+        s["pending"] = pending_;
+        s["rollout"] = rollout_state(rollout_);
+        s["old_logprobs"] = tensor_state(old_logprobs_);
+        s["ref_logprobs"] = tensor_state(ref_logprobs_);
+        s["old_values"] = tensor_state(old_values_);
+        s["advantages"] = tensor_state(advantages_);
+        s["returns"] = tensor_state(returns_);
+        s["rollout_metrics"] = metrics_state(rollout_metrics_);
+    }
+    return s;
 }
 
 void PpoTask::load_state(const nlohmann::json& s) {
     order_.load(s.at("order"));
     kl_->set_value(s.at("kl_coef").get<double>());
     pending_.clear();
+    if (s.contains("pending")) {
+        pending_ = s.at("pending").get<std::vector<std::vector<int64_t>>>();
+        rollout_ = load_rollout_state(s.at("rollout"));
+        old_logprobs_ = load_tensor_state(s.at("old_logprobs"), "old_logprobs");
+        ref_logprobs_ = load_tensor_state(s.at("ref_logprobs"), "ref_logprobs");
+        old_values_ = load_tensor_state(s.at("old_values"), "old_values");
+        advantages_ = load_tensor_state(s.at("advantages"), "advantages");
+        returns_ = load_tensor_state(s.at("returns"), "returns");
+        rollout_metrics_ = load_metrics_state(s.at("rollout_metrics"));
+    }
 }
 
 void PpoTask::make_rollout(StepContext& ctx) {
     const auto t0 = Clock::now();
     auto& policy = *model_->policy;
-    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+    auto idx = rank_slice(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx.rank, ctx.world_size);
     rollout_ = sample_responses(policy, pick(prompts_, idx, 1), config_.ppo.response_length, config_.ppo.temperature,
                                 options_.eos_ids, options_.pad_id);
+    rollout_.prompt_index = index_tensor(idx, 1);
     const double generate_s = std::chrono::duration<double>(Clock::now() - t0).count();
     torch::NoGradGuard no_grad;
     const bool was_training = model_->is_training();
     model_->eval();
     const double temp = config_.ppo.temperature;
     old_logprobs_ = rollout_logprobs(policy, rollout_, temp, &model_->value_head, &old_values_);  // (B, R)
-    auto ref_logprobs = rollout_logprobs(*reference_, rollout_, temp);                           // (B, R)
+    ref_logprobs_ = rollout_logprobs(*reference_, rollout_, temp);                               // (B, R)
     if (was_training) model_->train();
     auto mask = rollout_.response_mask;  // (B, R)
     auto scores = score_responses(options_, rollout_, config_.data.max_length);  // (B)
     if (config_.ppo.eos_penalty != 0)
         scores = torch::where(rollout_.ended, scores, scores + config_.ppo.eos_penalty);
     // Per-token reward: −β KL_t everywhere, plus the score on the last response token.
-    auto kl = kl_penalty(old_logprobs_, ref_logprobs, KlEstimator::K1) * mask;  // (B, R)
-    auto non_score = -kl_->value() * kl;                                        // (B, R)
-    auto last = (mask.sum(1) - 1).clamp_min(0).to(torch::kInt64);              // (B)
+    auto kl = kl_penalty(old_logprobs_, ref_logprobs_, KlEstimator::K1) * mask;  // (B, R)
+    auto non_score = -kl_->value() * kl;                                         // (B, R)
+    auto last = (mask.sum(1) - 1).clamp_min(0).to(torch::kInt64);               // (B)
     auto rewards = non_score.clone();
     rewards.scatter_add_(1, last.unsqueeze(1), scores.unsqueeze(1));
     if (config_.ppo.whiten_rewards) rewards = whiten(rewards, mask, /*shift_mean=*/false);
@@ -123,7 +401,7 @@ void PpoTask::make_rollout(StepContext& ctx) {
     rollout_metrics_["kl_coef"] = kl_->value();
     rollout_metrics_["response_length"] = mask.sum(1).mean().item<double>();
     rollout_metrics_["timing/generate_s"] = generate_s;
-    add_samples(ctx, options_, rollout_, scores);
+    add_samples(ctx, options_, rollout_, scores, PerToken{old_logprobs_, ref_logprobs_, advantages_, old_values_});
     // Ziegler et al. 2019: the controller sees the KL of each batch of episodes.
     kl_->update(mean_kl, config_.batch_size);
     if (config_.guards.kl_stop > 0 && mean_kl > config_.guards.kl_stop) ctx.stop_reason = "kl_stop";
@@ -133,7 +411,7 @@ void PpoTask::make_rollout(StepContext& ctx) {
     for (int64_t e = 0; e < config_.ppo.ppo_epochs; ++e) {
         auto perm = torch::randperm(b, torch::kInt64);
         for (int64_t m = 0; m < config_.ppo.minibatches; ++m) {
-            auto rows = perm.narrow(0, m * mb, mb);
+            auto rows = perm.narrow(0, m * mb, mb).contiguous();
             pending_.emplace_back(rows.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + mb);
         }
     }
@@ -176,20 +454,48 @@ GrpoTask::GrpoTask(std::shared_ptr<model::CausalLM> policy, std::shared_ptr<mode
                    std::vector<TokenIds> prompts, const TrainConfig& config, RlOptions options)
     : policy_(std::move(policy)), reference_(std::move(reference)), prompts_(std::move(prompts)), config_(config),
       options_(std::move(options)), order_(prompts_.size(), static_cast<uint64_t>(config.seed), config.data.shuffle) {
-    if (!options_.rule_reward && !options_.reward_model) throw Error("grpo: needs a reward model or a rule reward");
+    if (!options_.rule_reward && !options_.indexed_rule_reward && !options_.reward_model)
+        throw Error("grpo: needs a reward model or a rule reward");
     if (config_.grpo.beta > 0 && !reference_) throw Error("grpo: grpo.beta > 0 needs a reference model");
     if (reference_) freeze(*reference_);
     if (options_.reward_model) freeze(*options_.reward_model);
 }
 
+nlohmann::json GrpoTask::save_state() const {
+    nlohmann::json s = {{"order", order_.save()}, {"iterations_left", iterations_left_}};
+    // With grpo.iterations > 1 a checkpoint can fall between two passes over one generated batch.
+    if (iterations_left_ > 0) {
+        s["rollout"] = rollout_state(rollout_);
+        s["old_logprobs"] = tensor_state(old_logprobs_);
+        s["ref_logprobs"] = tensor_state(ref_logprobs_);
+        s["advantages"] = tensor_state(advantages_);
+        s["rollout_metrics"] = metrics_state(rollout_metrics_);
+    }
+    return s;
+}
+
+void GrpoTask::load_state(const nlohmann::json& s) {
+    order_.load(s.at("order"));
+    iterations_left_ = s.value("iterations_left", int64_t(0));
+    if (iterations_left_ > 0) {
+        rollout_ = load_rollout_state(s.at("rollout"));
+        old_logprobs_ = load_tensor_state(s.at("old_logprobs"), "old_logprobs");
+        ref_logprobs_ = load_tensor_state(s.at("ref_logprobs"), "ref_logprobs");
+        advantages_ = load_tensor_state(s.at("advantages"), "advantages");
+        rollout_metrics_ = load_metrics_state(s.at("rollout_metrics"));
+    }
+}
+
 void GrpoTask::begin_step(StepContext& ctx) {
     if (iterations_left_ == 0) {
         const auto t0 = Clock::now();
-        auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+        auto idx = rank_slice(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx.rank, ctx.world_size);
         rollout_ = sample_responses(*policy_, pick(prompts_, idx, config_.grpo.group_size), config_.grpo.response_length,
                                     config_.grpo.temperature, options_.eos_ids, options_.pad_id);
+        rollout_.prompt_index = index_tensor(idx, config_.grpo.group_size);
         torch::NoGradGuard no_grad;
         old_logprobs_ = rollout_logprobs(*policy_, rollout_, config_.grpo.temperature);  // (B·G, R)
+        ref_logprobs_ = torch::Tensor();
         if (config_.grpo.beta > 0) ref_logprobs_ = rollout_logprobs(*reference_, rollout_, config_.grpo.temperature);
         auto scores = score_responses(options_, rollout_, config_.data.max_length);       // (B·G)
         advantages_ = grpo_advantages(scores, config_.grpo.group_size, 1e-4, config_.grpo.scale_rewards);
@@ -198,7 +504,7 @@ void GrpoTask::begin_step(StepContext& ctx) {
         rollout_metrics_["reward_std"] = scores.view({-1, config_.grpo.group_size}).std(1).mean().item<double>();
         rollout_metrics_["completion_length"] = rollout_.response_mask.sum(1).mean().item<double>();
         rollout_metrics_["timing/generate_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
-        add_samples(ctx, options_, rollout_, scores);
+        add_samples(ctx, options_, rollout_, scores, PerToken{old_logprobs_, ref_logprobs_, advantages_, {}});
         iterations_left_ = config_.grpo.iterations;
     }
     --iterations_left_;
@@ -225,11 +531,11 @@ torch::Tensor GrpoTask::micro_batch_loss(StepContext& ctx) {
 }
 
 double GrpoTask::mean_reward(const std::vector<TokenIds>& prompts, int64_t samples) {
-    auto r = sample_responses(*policy_, pick(prompts, [&] {
-        std::vector<size_t> all(prompts.size());
-        for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-        return all;
-    }(), samples), config_.grpo.response_length, config_.grpo.temperature, options_.eos_ids, options_.pad_id);
+    std::vector<size_t> all(prompts.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    auto r = sample_responses(*policy_, pick(prompts, all, samples), config_.grpo.response_length,
+                              config_.grpo.temperature, options_.eos_ids, options_.pad_id);
+    r.prompt_index = index_tensor(all, samples);
     return score_responses(options_, r, config_.data.max_length).mean().item<double>();
 }
 

@@ -157,6 +157,12 @@ torch::Tensor score_responses(const RlOptions& options, const Rollout& r, int64_
     if (options.rule_reward)
         for (int64_t i = 0; i < b; ++i)
             scores[i] += options.rule_reward(prompts[static_cast<size_t>(i)], responses[static_cast<size_t>(i)]);
+    if (options.indexed_rule_reward) {
+        if (!r.prompt_index.defined()) throw Error("train: score_responses: an indexed rule reward needs the rollout's prompt_index");
+        for (int64_t i = 0; i < b; ++i)
+            scores[i] += options.indexed_rule_reward(r.prompt_index[i].item<int64_t>(), prompts[static_cast<size_t>(i)],
+                                                     responses[static_cast<size_t>(i)]);
+    }
     if (options.reward_model) {
         std::vector<const TokenIds*> pp, rr;
         for (int64_t i = 0; i < b; ++i) {
@@ -165,7 +171,7 @@ torch::Tensor score_responses(const RlOptions& options, const Rollout& r, int64_
         }
         auto batch = collate_sequences(pp, rr, options.pad_id, max_length);
         model::RewardModel rm = options.reward_model;  // a handle copy: forward is non-const
-        scores += reward_scores(rm, batch).cpu();
+        scores += options.reward_model_weight * reward_scores(rm, batch).cpu();
     }
     return scores;
 }

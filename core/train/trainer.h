@@ -13,11 +13,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "core/dist/communicator.h"
 #include "core/train/config.h"
 
 namespace torch::nn {
@@ -36,6 +38,10 @@ struct Sample {
     std::string prompt;
     std::string completion;
     double reward = 0.0;
+    // Per-token rollout data (PPO/GRPO), equal-length arrays over the response tokens up to and
+    // including EOS: {"tokens":[piece…],"kl":[…],"advantage":[…],"logprob":[…],"ref_logprob":[…],
+    // "value":[…] (PPO)}; kl = logprob − ref_logprob. Stored as store::Sample::extra_json.
+    nlohmann::json extra = nlohmann::json::object();
 };
 
 // What a task sees while computing one step.
@@ -53,6 +59,12 @@ struct StepContext {
     const std::atomic<bool>* cancel = nullptr;  // long tasks (generation) poll this too
     std::string stop_reason;       // set to stop the run after this step (e.g. "kl_stop")
 };
+
+// Data parallelism: this rank's part of a global batch that every rank drew identically.
+// Rank r gets [r·n/W, (r+1)·n/W) (contiguous; sizes differ by at most one when W does not divide n).
+std::vector<size_t> shard(const std::vector<size_t>& global, const StepContext& ctx);
+// The same split as a row range of a global batch of n rows: {first row, row count}.
+std::pair<int64_t, int64_t> shard_range(int64_t n, const StepContext& ctx);
 
 class TrainTask {
 public:
@@ -90,6 +102,12 @@ struct TrainerOptions {
     int64_t keep_last = 2;            // checkpoints kept; 0 = all
     int64_t log_every = 1;            // steps between on_metrics/on_log calls
     bool autocast_bf16 = false;       // run micro_batch_loss under CUDA bf16 autocast
+    // Data parallelism (core/dist::ProcessGroup): null or world_size 1 = one process. With more,
+    // parameters are broadcast from rank 0 when run() starts, gradients are averaged after the
+    // grad_accum micro-batches (before clipping), the non-finite guard, cancellation and task
+    // stops are agreed by all ranks, metrics are averaged (num_tokens summed), and only rank 0
+    // writes checkpoints and calls the callbacks. Every rank must call resume() and run().
+    std::shared_ptr<dist::Communicator> comm;
 
     // Fills everything from a run config; steps_per_epoch resolves `epochs` when max_steps is 0.
     static TrainerOptions from_config(const TrainConfig& config, const std::string& checkpoint_dir,
@@ -132,7 +150,8 @@ public:
     // checkpoint when checkpoint_dir is set). Throws rlhf::Error after max_nonfinite_in_a_row
     // skipped steps in a row.
     TrainResult run(const std::atomic<bool>* cancel = nullptr);
-    // Writes a checkpoint of the current state now; returns its directory ("" without a dir).
+    // Writes a checkpoint of the current state now; returns its directory ("" without a dir, and
+    // on ranks other than 0: the ranks hold the same state, rank 0 writes it).
     std::string save_checkpoint();
 
     int64_t step() const { return step_; }  // completed optimizer steps
@@ -141,6 +160,9 @@ public:
 
 private:
     bool train_one_step(StepContext& ctx, double* loss, double* grad_norm);
+    bool distributed() const { return world_size_ > 1; }
+    bool writer() const { return rank_ == 0; }  // rank 0 writes checkpoints, metrics, logs
+    void reduce_metrics(Metrics& m, std::string& stop_reason);
     nlohmann::json trainer_state() const;
     void load_trainer_state(const nlohmann::json& state);
 
@@ -152,6 +174,8 @@ private:
     int64_t step_ = 0;
     int64_t nonfinite_in_a_row_ = 0;
     int64_t nonfinite_total_ = 0;
+    int64_t rank_ = 0;
+    int64_t world_size_ = 1;
 };
 
 }  // namespace rlhf::train

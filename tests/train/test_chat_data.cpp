@@ -76,6 +76,19 @@ private Q_SLOTS:
         QCOMPARE(f.response({{"", "Hi"}}, {{"", "Hello"}}), std::string("<think>\n\n</think>\n\nHello<|im_end|>"));
     }
 
+    void auto_mode_keeps_role_less_text_plain() {
+        if (!have("qwen3")) QSKIP("qwen3 fixture not fetched");
+        ChatFormatter f(std::make_shared<const text::ChatTemplate>(text::ChatTemplate::from_tokenizer_config(fixture("qwen3"))),
+                        /*role_less_too=*/false);
+        // TRL standard (role-less) text stays as it is...
+        QVERIFY(!f.uses_template({{"", "The blender I bought"}}, {{"", " works well."}}));
+        QCOMPARE(f.prompt({{"", "The blender I bought"}}), std::string("The blender I bought"));
+        QCOMPARE(f.response({{"", "The blender I bought"}}, {{"", " works well."}}), std::string(" works well."));
+        // ...while conversational records are rendered.
+        QVERIFY(f.uses_template(kPrompt, kResponse));
+        QCOMPARE(f.response(kPrompt, kResponse), std::string("<think>\n\n</think>\n\n4<|im_end|>"));
+    }
+
     void plain_join_without_template() {
         ChatFormatter f;
         QVERIFY(!f.templated());
