@@ -119,6 +119,8 @@ nlohmann::json bench_one(const fs::path& root, uint64_t pairs, uint64_t seed) {
             {"rows_per_s", static_cast<double>(r.summary.records_ok) / r.seconds},
             {"cpu_seconds", cpu},
             {"rows_per_cpu_s", static_cast<double>(r.summary.records_ok) / cpu},
+            {"reader_cpu_seconds", r.reader_cpu_seconds},
+            {"writer_cpu_seconds", r.writer_cpu_seconds},
             {"mib_per_s", static_cast<double>(bytes) / (1 << 20) / r.seconds},
             {"rss_before_mib", rss_before},
             {"peak_rss_mib", peak},

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include <time.h>
+
 #include "core/store/record_json.h"
 
 namespace rlhf::store {
@@ -64,7 +66,14 @@ private:
     bool closed_ = false;
 };
 
-struct WriterStopped {};  // thrown inside the reader's sink when the writer failed
+struct WriterStopped {};
+
+// CPU time of the calling thread, in seconds.
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}  // thrown inside the reader's sink when the writer failed
 
 }  // namespace
 
@@ -80,6 +89,7 @@ ProjectImport import_file_into(Project& project, const std::string& path, const 
     std::atomic<bool> writer_failed{false};
     std::exception_ptr reader_error;
     std::thread reader([&] {
+        double cpu_start = thread_cpu_seconds();
         try {
             std::vector<PreparedRecord> batch;
             batch.reserve(kImportBatchRecords);
@@ -97,20 +107,27 @@ ProjectImport import_file_into(Project& project, const std::string& path, const 
         } catch (...) {
             reader_error = std::current_exception();
         }
+        r.reader_cpu_seconds = thread_cpu_seconds() - cpu_start;
         queue.close();
     });
 
+    double writer_cpu_start = thread_cpu_seconds();
     // The dataset is created with the first batch, so a file that cannot be read leaves no
     // empty dataset behind.
-    auto write = [&](const std::vector<PreparedRecord>& batch) {
-        if (r.dataset_id == 0) r.dataset_id = project.dataset(r.dataset, path);
-        ImportCounts c = project.add_prepared(r.dataset_id, batch);
-        r.counts.inserted += c.inserted;
-        r.counts.duplicates += c.duplicates;
-    };
     try {
-        std::vector<PreparedRecord> batch;
-        while (queue.pop(batch)) write(batch);
+        std::vector<PreparedRecord> first;
+        if (queue.pop(first)) {
+            r.dataset_id = project.dataset(r.dataset, path);
+            bool first_pending = true;
+            r.counts = project.add_prepared_stream(r.dataset_id, [&](std::vector<PreparedRecord>& batch) {
+                if (first_pending) {
+                    first_pending = false;
+                    batch = std::move(first);
+                    return true;
+                }
+                return queue.pop(batch);
+            });
+        }
     } catch (...) {
         writer_failed = true;
         queue.close();
@@ -119,7 +136,8 @@ ProjectImport import_file_into(Project& project, const std::string& path, const 
     }
     reader.join();
     if (reader_error) std::rethrow_exception(reader_error);
-    write({});  // the (possibly empty) dataset itself
+    if (r.dataset_id == 0) r.dataset_id = project.dataset(r.dataset, path);  // an empty file's dataset
+    r.writer_cpu_seconds = thread_cpu_seconds() - writer_cpu_start;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
 }

@@ -18,6 +18,10 @@ struct ProjectImport {
     int64_t dataset_id = 0;
     std::string dataset;
     double seconds = 0;           // wall time of the whole import
+    // CPU seconds of each side (CLOCK_THREAD_CPUTIME_ID): on a shared machine wall time includes
+    // waiting for a core; these say which side is the bottleneck.
+    double reader_cpu_seconds = 0;  // parse, preprocess, prepare (JSON, SHA-256)
+    double writer_cpu_seconds = 0;  // SQLite inserts, full-text indexing, commits
 };
 
 // "path/to/hh-rlhf.train.jsonl.gz" -> "hh-rlhf.train": the file name without container suffixes.

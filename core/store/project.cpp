@@ -4,12 +4,14 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
 
 #include "core/io/error.h"
 #include "core/store/project_impl.h"
+#include "core/store/record_json.h"
 #include "core/store/schema.h"
 
 namespace rlhf::store {
@@ -20,6 +22,50 @@ Project::Project(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Project::Project(Project&&) noexcept = default;
 Project& Project::operator=(Project&&) noexcept = default;
 Project::~Project() = default;
+
+namespace {
+
+// rlhf_record_text(kind, content): the flattened text of a stored record (record_text), which the
+// full-text index needs when a row is deleted or rewritten (schema v3 keeps no copy of it).
+void sql_record_text(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (argc != 2) return sqlite3_result_error(ctx, "rlhf_record_text(kind, content)", -1);
+    const auto* kind = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+    const auto* content = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+    if (!kind || !content) return sqlite3_result_null(ctx);
+    try {
+        nlohmann::json j = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded()) return sqlite3_result_error(ctx, "rlhf_record_text: content is not JSON", -1);
+        std::string text = record_text(record_from_content_json(kind_from_name(kind, "rlhf_record_text"), j,
+                                                                "rlhf_record_text"));
+        sqlite3_result_text64(ctx, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    } catch (const std::exception& e) {
+        sqlite3_result_error(ctx, e.what(), -1);
+    }
+}
+
+// rlhf_batch_text(id): the text of record `id` of the batch add_prepared is indexing, without a
+// copy (SQLITE_STATIC: the batch outlives the statement). NULL for an id outside the batch.
+void sql_batch_text(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (argc != 1) return sqlite3_result_error(ctx, "rlhf_batch_text(id)", -1);
+    const auto* batch = static_cast<const std::vector<std::pair<int64_t, const std::string*>>*>(sqlite3_user_data(ctx));
+    int64_t id = sqlite3_value_int64(argv[0]);
+    auto it = std::lower_bound(batch->begin(), batch->end(), id,
+                               [](const std::pair<int64_t, const std::string*>& e, int64_t v) { return e.first < v; });
+    if (it == batch->end() || it->first != id) return sqlite3_result_null(ctx);
+    sqlite3_result_text64(ctx, it->second->data(), it->second->size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+}  // namespace
+
+void register_sql_functions(Db& db, std::vector<std::pair<int64_t, const std::string*>>* fts_batch) {
+    sqlite3* h = db.handle();
+    int rc = sqlite3_create_function_v2(h, "rlhf_record_text", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                        sql_record_text, nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(h, "rlhf_batch_text", 1, SQLITE_UTF8, fts_batch, sql_batch_text,
+                                        nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) db.fail(rc, "register SQL functions");
+}
 
 Project Project::open(const std::string& dir, const OpenOptions& options) {
     std::error_code ec;
@@ -34,7 +80,8 @@ Project Project::open(const std::string& dir, const OpenOptions& options) {
     }
     std::string db_path = (fs::path(dir) / kDatabaseFile).string();
     if (!options.create && !fs::exists(db_path, ec)) throw Error(db_path + ": open project: no such file");
-    auto impl = std::make_unique<Impl>(Impl{dir, options, Db(db_path, options.create, options.vfs)});
+    auto impl = std::make_unique<Impl>(Impl{dir, options, Db(db_path, options.create, options.vfs), {}});
+    register_sql_functions(impl->db, &impl->fts_batch);
     if (options.migrate) migrate(impl->db);
     return Project(std::move(impl));
 }
@@ -43,7 +90,8 @@ Project Project::connect() const {
     OpenOptions o = impl_->options;
     o.create = false;
     o.migrate = false;  // this connection's project is already migrated
-    auto impl = std::make_unique<Impl>(Impl{impl_->dir, o, Db(database_path(), false, o.vfs)});
+    auto impl = std::make_unique<Impl>(Impl{impl_->dir, o, Db(database_path(), false, o.vfs), {}});
+    register_sql_functions(impl->db, &impl->fts_batch);
     return Project(std::move(impl));
 }
 

@@ -34,6 +34,9 @@ struct OpenOptions {
 
 // Records per transaction that importers should hand to add_records (speed vs. lost work on crash).
 constexpr size_t kImportBatchRecords = 4096;
+// Records per transaction of add_prepared_stream at most: fewer commits rewrite the hash index and
+// full-text structure pages into the WAL fewer times.
+constexpr size_t kImportCommitRecords = 65536;
 
 class Project {
 public:
@@ -61,8 +64,16 @@ public:
     // One transaction; records already in the dataset (same data::content_hash) are counted, not added.
     ImportCounts add_records(int64_t dataset_id, const std::vector<data::Record>& records);
     ImportCounts add_prepared(int64_t dataset_id, const std::vector<PreparedRecord>& records);  // same, prepared
+    // Bulk import (store::import_file_into): writes the batches `next_batch` yields until it returns
+    // false, as add_prepared does, but several batches share a transaction, committed once it holds
+    // `commit_records` records or has held the write lock `commit_seconds` (other connections, a
+    // human label above all, wait at most that long). A crash loses at most the uncommitted batches,
+    // which re-importing the file adds (imports are idempotent). Memory stays one batch.
+    ImportCounts add_prepared_stream(int64_t dataset_id,
+                                     const std::function<bool(std::vector<PreparedRecord>&)>& next_batch,
+                                     size_t commit_records = kImportCommitRecords, double commit_seconds = 0.5);
     std::optional<StoredRecord> record(int64_t id);
-    RowPage rows(const RowQuery& query);
+    RowPage rows(const RowQuery& query);  // ordered by id; fills StoredRecord::has_comparison
     // Streams a dataset in id order with bounded memory (export).
     void for_each_record(int64_t dataset_id, const std::function<void(StoredRecord&&)>& fn);
     // `count_tokens` measures one record's text; unset = whitespace-separated words.
@@ -72,6 +83,7 @@ public:
 
     // ---- labeling (project_labels.cpp)
     int64_t annotator(const std::string& name);  // get or create
+    std::vector<Annotator> annotators();         // by name
     int64_t add_completion(const Completion& c);
     // A comparison of two completions of the same prompt; `rng` decides which is shown left.
     int64_t create_comparison(int64_t prompt_id, int64_t completion_a, int64_t completion_b, std::mt19937_64& rng);

@@ -77,6 +77,17 @@ int64_t Project::annotator(const std::string& name) {
     return st.col_int(0);
 }
 
+std::vector<Annotator> Project::annotators() {
+    Stmt st = impl_->db.cached(
+        "SELECT an.id, an.name, an.created_at, (SELECT count(DISTINCT l.comparison_id) FROM labels l"
+        " WHERE l.annotator_id = an.id AND l.kind = 'label' AND " RLHF_NOT_UNDONE("l") ")"
+        " FROM annotators an ORDER BY an.name",
+        "list annotators");
+    std::vector<Annotator> out;
+    while (st.step()) out.push_back({st.col_int(0), st.col_text(1), st.col_text(2), st.col_int(3)});
+    return out;
+}
+
 int64_t Project::add_completion(const Completion& c) {
     Db& db = impl_->db;
     Transaction tx(db, "add completion");
@@ -226,7 +237,7 @@ int64_t Project::labeled_count(int64_t annotator_id) {
 std::vector<LabelRow> Project::labels_in_force() {
     std::string sql = std::string(
                           "SELECT f.id, f.comparison_id, an.name, f.choice, f.rationale, f.seconds, f.created_at,"
-                          " p.id, p.kind, p.content, ca.text, cb.text, c.a_on_left FROM (") +
+                          " p.id, p.kind, p.content, ca.text, cb.text, c.a_on_left, ca.model, cb.model FROM (") +
                       kLabelsInForce +
                       ") f JOIN annotators an ON an.id = f.annotator_id"
                       " JOIN comparisons c ON c.id = f.comparison_id JOIN records p ON p.id = c.prompt_id"
@@ -248,6 +259,8 @@ std::vector<LabelRow> Project::labels_in_force() {
         r.completion_a = st.col_text(10);
         r.completion_b = st.col_text(11);
         r.a_on_left = st.col_int(12) != 0;
+        r.model_a = st.col_text(13);
+        r.model_b = st.col_text(14);
         out.push_back(std::move(r));
     }
     return out;

@@ -1,6 +1,8 @@
 // Datasets and their records: idempotent batched import, paged rows with full-text search,
 // per-dataset statistics.
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "core/io/error.h"
@@ -48,6 +50,10 @@ StoredRecord stored_from_row(Stmt& st, const std::string& db_path) {
     s.record.line = static_cast<uint64_t>(st.col_int(6));
     return s;
 }
+
+// Inserts one batch inside the caller's transaction (add_prepared, add_prepared_stream).
+ImportCounts insert_prepared(Db& db, std::vector<std::pair<int64_t, const std::string*>>& fts_batch,
+                             int64_t dataset_id, const std::vector<PreparedRecord>& records);
 
 constexpr const char* kRecordColumns = "r.id, r.dataset_id, r.kind, r.content, r.content_hash, r.format, r.source_line";
 
@@ -97,49 +103,104 @@ ImportCounts Project::add_records(int64_t dataset_id, const std::vector<data::Re
 }
 
 ImportCounts Project::add_prepared(int64_t dataset_id, const std::vector<PreparedRecord>& records) {
+    Transaction tx(impl_->db, "import records");
+    ImportCounts counts = insert_prepared(impl_->db, impl_->fts_batch, dataset_id, records);
+    tx.commit();
+    return counts;
+}
+
+ImportCounts Project::add_prepared_stream(int64_t dataset_id,
+                                          const std::function<bool(std::vector<PreparedRecord>&)>& next_batch,
+                                          size_t commit_records, double commit_seconds) {
     Db& db = impl_->db;
-    ImportCounts counts;
-    Transaction tx(db, "import records");
-    // Rowids only grow while we hold the write lock, so the new rows are exactly those above this.
-    int64_t max_id_before = 0;
-    {
-        Stmt st = db.cached("SELECT coalesce(max(id), 0) FROM records", "import records");
-        st.step();
-        max_id_before = st.col_int(0);
-    }
-    {
-        Stmt ins = db.cached(
-            "INSERT INTO records(dataset_id, kind, content, text, content_hash, format, source_line)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset_id, content_hash) DO NOTHING",
-            "import records");
-        for (const PreparedRecord& r : records) {
-            ins.bind(1, dataset_id)
-                .bind(2, kind_name(r.kind))
-                .bind_static(3, r.content_json)
-                .bind_static(4, r.text)
-                .bind_static(5, r.content_hash)
-                .bind_static(6, r.format)
-                .bind(7, static_cast<int64_t>(r.line));
-            ins.run();
-            ins.reset();
-            if (db.changes() > 0)
-                ++counts.inserted;
-            else
-                ++counts.duplicates;
+    ImportCounts total;
+    std::optional<Transaction> tx;
+    size_t in_tx = 0;
+    auto started = std::chrono::steady_clock::now();
+    std::vector<PreparedRecord> batch;
+    while (next_batch(batch)) {
+        if (!tx) {
+            tx.emplace(db, "import records");
+            started = std::chrono::steady_clock::now();
+        }
+        ImportCounts c = insert_prepared(db, impl_->fts_batch, dataset_id, batch);
+        total.inserted += c.inserted;
+        total.duplicates += c.duplicates;
+        in_tx += batch.size();
+        double held = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (in_tx >= commit_records || held >= commit_seconds) {
+            tx->commit();
+            tx.reset();
+            in_tx = 0;
         }
     }
-    if (counts.inserted > 0)
-        db.cached("INSERT INTO records_fts(rowid, text) SELECT id, text FROM records WHERE id > ?", "index records")
-            .bind(1, max_id_before)
-            .run();
+    if (tx) tx->commit();
+    return total;
+}
+
+namespace {
+
+ImportCounts insert_prepared(Db& db, std::vector<std::pair<int64_t, const std::string*>>& fts_batch,
+                             int64_t dataset_id, const std::vector<PreparedRecord>& records) {
+    ImportCounts counts;
+    // One timestamp for the batch: the column default would evaluate strftime once per row.
+    std::string now;
+    {
+        Stmt st = db.cached("SELECT strftime('%Y-%m-%dT%H:%M:%fZ','now')", "import records");
+        st.step();
+        now = st.col_text(0);
+    }
+    fts_batch.clear();
+    fts_batch.reserve(records.size());
+    {
+        Stmt ins = db.cached(
+            "INSERT INTO records(dataset_id, kind, content, content_hash, format, source_line, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset_id, content_hash) DO NOTHING",
+            "import records");
+        ins.bind(1, dataset_id).bind_static(7, now);
+        for (const PreparedRecord& r : records) {
+            ins.bind(2, kind_name(r.kind))
+                .bind_static(3, r.content_json)
+                .bind_static(4, r.content_hash)
+                .bind_static(5, r.format)
+                .bind(6, static_cast<int64_t>(r.line));
+            ins.run();
+            ins.reset();
+            if (db.changes() > 0) {
+                ++counts.inserted;
+                fts_batch.emplace_back(db.last_insert_id(), &r.text);
+            } else {
+                ++counts.duplicates;
+            }
+        }
+    }
+    // Index the new rows with ONE statement: FTS5 flushes its pending terms into a new segment at
+    // every statement, so a row-by-row insert made one segment per record and cost 5x the import.
+    // Ids grow with each insert, so fts_batch is sorted for rlhf_batch_text's binary search.
+    if (!fts_batch.empty()) {
+        try {
+            db.cached("INSERT INTO records_fts(rowid, text) SELECT id, rlhf_batch_text(id) FROM records"
+                      " WHERE id BETWEEN ? AND ? AND dataset_id = ?",
+                      "index records")
+                .bind(1, fts_batch.front().first)
+                .bind(2, fts_batch.back().first)
+                .bind(3, dataset_id)
+                .run();
+        } catch (...) {
+            fts_batch.clear();
+            throw;
+        }
+        fts_batch.clear();
+    }
     if (counts.duplicates > 0)
         db.cached("UPDATE datasets SET duplicates = duplicates + ? WHERE id = ?", "import records")
             .bind(1, static_cast<int64_t>(counts.duplicates))
             .bind(2, dataset_id)
             .run();
-    tx.commit();
     return counts;
 }
+
+}  // namespace
 
 std::optional<StoredRecord> Project::record(int64_t id) {
     std::string sql = std::string("SELECT ") + kRecordColumns + " FROM records r WHERE r.id = ?";
@@ -166,19 +227,27 @@ RowPage Project::rows(const RowQuery& q) {
         return i;
     };
     RowPage page;
-    {
+    page.total = -1;
+    if (q.count_total) {
         std::string sql = "SELECT count(*)" + from + where;
         Stmt st = db.cached(sql.c_str(), "count dataset rows");
         bind_filters(st);
         st.step();
         page.total = st.col_int(0);
     }
-    std::string sql = std::string("SELECT ") + kRecordColumns + from + where + " ORDER BY r.id LIMIT ? OFFSET ?";
+    bool keyset = q.after_id > 0;
+    // Column 7: whether the record is the prompt of a comparison (index comparisons_prompt, v3).
+    std::string sql = std::string("SELECT ") + kRecordColumns +
+                      ", EXISTS (SELECT 1 FROM comparisons c WHERE c.prompt_id = r.id)" + from + where +
+                      (keyset ? " AND r.id > ? ORDER BY r.id LIMIT ?" : " ORDER BY r.id LIMIT ? OFFSET ?");
     Stmt st = db.cached(sql.c_str(), "read dataset rows");
     int i = bind_filters(st);
-    st.bind(i, q.limit);
-    st.bind(i + 1, q.offset);
-    while (st.step()) page.rows.push_back(stored_from_row(st, database_path()));
+    st.bind(i, keyset ? q.after_id : q.limit);
+    st.bind(i + 1, keyset ? q.limit : q.offset);
+    while (st.step()) {
+        page.rows.push_back(stored_from_row(st, database_path()));
+        page.rows.back().has_comparison = st.col_int(7) != 0;
+    }
     return page;
 }
 
@@ -225,10 +294,12 @@ DatasetStats Project::dataset_stats(int64_t dataset_id, const std::function<size
     std::vector<size_t> lengths;
     lengths.reserve(static_cast<size_t>(s.records));
     {
-        Stmt st = db.prepare("SELECT text FROM records WHERE dataset_id = ? ORDER BY id", "dataset statistics");
+        // The text is kept only inside content (schema v3), so it is rebuilt from there.
+        Stmt st = db.prepare(std::string("SELECT ") + kRecordColumns + " FROM records r WHERE r.dataset_id = ? ORDER BY r.id",
+                             "dataset statistics");
         st.bind(1, dataset_id);
         while (st.step()) {
-            std::string text = st.col_text(0);
+            std::string text = record_text(stored_from_row(st, database_path()).record);
             lengths.push_back(count_tokens ? count_tokens(text) : words(text));
         }
     }

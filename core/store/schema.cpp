@@ -3,6 +3,8 @@
 //       enforced by triggers), runs, metrics, samples, checkpoints
 //   v2  full-text search over record text (FTS5, external content) and chat: sessions, messages,
 //       feedback
+//   v3  records keep their text once: records.text is dropped and the full-text index becomes
+//       contentless (the importer hands it the text); comparisons are indexed by prompt
 #include "core/store/schema.h"
 
 #include <string>
@@ -176,6 +178,43 @@ void migrate_v2(Db& db) {
         "migration v2 (full-text search, chat)");
 }
 
+// Import speed (issue 4): v2 kept every record's message text twice, as JSON in records.content
+// and flattened in records.text for the external-content FTS5 index. A 2 KB row then filled a 4 KB
+// page alone (SQLite packs whole rows), so the table was ~3x the source file and the writer spent
+// most of an import writing pages. Now the text lives only inside content: the FTS5 table is
+// contentless (content='': tokens only) and Project::add_prepared feeds it the text it already
+// holds in memory. Deleting or rewriting a record must hand FTS5 the old text; the triggers get it
+// from rlhf_record_text(kind, content), an SQL function every Project connection registers
+// (project.cpp), so a connection without it (the sqlite3 shell) fails loudly instead of corrupting
+// the index. Search results do not change: same text, same unicode61 tokenizer.
+void migrate_v3(Db& db) {
+    db.exec(
+        "DROP TRIGGER IF EXISTS records_fts_delete;"
+        "DROP TRIGGER IF EXISTS records_fts_update;"
+        "CREATE VIRTUAL TABLE records_fts_v3 USING fts5(text, content='');"
+        "INSERT INTO records_fts_v3(rowid, text) SELECT id, text FROM records;"
+        "DROP TABLE records_fts;"
+        "ALTER TABLE records_fts_v3 RENAME TO records_fts;"
+        "ALTER TABLE records DROP COLUMN text;"
+        "CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN"
+        "  INSERT INTO records_fts(records_fts, rowid, text)"
+        "  VALUES ('delete', old.id, rlhf_record_text(old.kind, old.content)); END;"
+        "CREATE TRIGGER records_fts_update AFTER UPDATE OF kind, content ON records BEGIN"
+        "  INSERT INTO records_fts(records_fts, rowid, text)"
+        "  VALUES ('delete', old.id, rlhf_record_text(old.kind, old.content));"
+        "  INSERT INTO records_fts(rowid, text) VALUES (new.id, rlhf_record_text(new.kind, new.content)); END;"
+        // Rows of the Dataset panel say whether a record already has a comparison to label.
+        "CREATE INDEX IF NOT EXISTS comparisons_prompt ON comparisons(prompt_id);"
+        // Pages of a dataset in id order: (dataset_id, rowid) lets `dataset_id = ? AND id > ?
+        // ORDER BY id LIMIT n` (keyset paging) seek to its first row. The v1 index on
+        // (dataset_id, kind) made SQLite read and sort the whole dataset for every page; a kind
+        // filter now reads the dataset's rows in order and tests kind (a dataset is one file,
+        // nearly always of one kind).
+        "DROP INDEX IF EXISTS records_dataset_kind;"
+        "CREATE INDEX records_dataset ON records(dataset_id);",
+        "migration v3 (text stored once, contentless full-text index)");
+}
+
 #undef RLHF_NOW
 
 struct Migration {
@@ -186,6 +225,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, migrate_v1},
     {2, migrate_v2},
+    {3, migrate_v3},
 };
 
 }  // namespace

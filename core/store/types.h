@@ -44,6 +44,7 @@ struct StoredRecord {
     int64_t dataset_id = 0;
     data::Record record;      // format and line filled from the row
     std::string content_hash;
+    bool has_comparison = false;  // Project::rows() only: a comparison of this record (as prompt) exists
 };
 
 // A page of a dataset for the Dataset panel. `search` is words that must all appear in the record
@@ -53,13 +54,17 @@ struct RowQuery {
     std::string search;                      // "" = no text filter
     std::optional<data::RecordKind> kind;    // only this kind
     std::string format;                      // only this source format ("" = any)
-    int64_t offset = 0;                      // rows to skip (ordered by id)
+    int64_t offset = 0;                      // rows to skip (ordered by id); ignored when after_id > 0
     int64_t limit = 100;                     // rows to return at most
+    // Keyset paging: only rows with id > after_id (pass the last id of the previous page). Deep
+    // pages then cost what the first does; OFFSET makes SQLite step over every skipped row.
+    int64_t after_id = 0;                    // 0 = page by offset
+    bool count_total = true;                 // false: RowPage::total is -1 (saves a count per page)
 };
 
 struct RowPage {
     std::vector<StoredRecord> rows;
-    int64_t total = 0;  // rows matching the filters, all pages together
+    int64_t total = 0;  // rows matching the filters, all pages together (-1 when not counted)
 };
 
 // Equal-width histogram of per-record lengths over [0, max]; counts[i] covers [edges[i], edges[i+1]).
@@ -125,7 +130,16 @@ struct LabelRow {
     std::string created_at;
     data::Messages prompt;
     std::string completion_a, completion_b;
+    std::string model_a, model_b;    // Completion::model of each side ("" when not recorded)
     bool a_on_left = true;
+};
+
+// An annotator and how far they got.
+struct Annotator {
+    int64_t id = 0;
+    std::string name;
+    std::string created_at;
+    int64_t labeled = 0;  // comparisons with a label in force (as Project::labeled_count)
 };
 
 // One row of the append-only history: kind "label" (choice set) or "undo" (undoes set).

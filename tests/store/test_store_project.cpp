@@ -115,7 +115,7 @@ private Q_SLOTS:
             QCOMPARE(st.col_int(0), int64_t(0));  // v1 has no FTS index
         }
         Project p = Project::open(dir);
-        QCOMPARE(p.schema_version(), 2);
+        QCOMPARE(p.schema_version(), latest_schema_version());
         auto d = p.find_dataset("old");
         QVERIFY(d.has_value());
         QCOMPARE(d->records, int64_t(1));
