@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/io/utf8.h"
+
 namespace rlhf::data {
 
 bool is_valid_utf8(std::string_view s, size_t* bad_offset) {
@@ -47,24 +49,6 @@ bool is_valid_utf8(std::string_view s, size_t* bad_offset) {
 }
 
 namespace {
-
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 bool is_block_tag(std::string_view tag) {
     // tag: the text between '<' and '>', e.g. "/p", "br/", "div class=x"
@@ -117,7 +101,7 @@ size_t decode_entity(std::string_view s, size_t i, std::string& out) {
         // NUL and surrogates are not characters: leave the entity as text rather than emit
         // invalid UTF-8.
         if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        append_utf8(out, cp);
+        io::append_utf8(out, cp);
         return semi - i + 1;
     }
     return 0;

@@ -10,6 +10,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/error.h"
+#include "core/io/utf8.h"
 
 namespace rlhf::demo {
 
@@ -17,16 +18,7 @@ namespace {
 
 std::string utf8(uint32_t cp) {
     std::string s;
-    if (cp < 0x80) {
-        s += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        s += static_cast<char>(0xC0 | (cp >> 6));
-        s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        s += static_cast<char>(0xE0 | (cp >> 12));
-        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        s += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    io::append_utf8(s, cp);
     return s;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "core/io/utf8.h"
+
 namespace rlhf::text::jinja {
 
 // ---------------------------------------------------------------------------------------------
@@ -302,23 +304,8 @@ std::vector<uint32_t> utf8_decode(const std::string& s) {
     return out;
 }
 
-void utf8_append(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+// The shared encoder (core/io/utf8.h); kept under this name for the template engine's callers.
+void utf8_append(std::string& out, uint32_t cp) { io::append_utf8(out, cp); }
 
 std::string utf8_encode(const std::vector<uint32_t>& cps, size_t begin, size_t end) {
     std::string out;

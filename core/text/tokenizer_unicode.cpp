@@ -7,27 +7,13 @@
 #include <utf8proc.h>
 
 #include "core/io/error.h"
+#include "core/io/utf8.h"
 #include "core/text/tokenizer_internal.h"
 
 namespace rlhf::text::detail {
 
-void utf8_append(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-}
+// The shared encoder (core/io/utf8.h), under the name the tokenizer files use.
+void utf8_append(std::string& out, uint32_t cp) { io::append_utf8(out, cp); }
 
 namespace {
 // Length of the well-formed prefix of the sequence at s[i] (Unicode Table 3-7) and whether it
