@@ -1,5 +1,6 @@
 // The offline algorithms (fixed datasets, no generation): SFT, reward model, DPO/IPO.
 // One translation unit on purpose: each <torch/torch.h> TU costs CI minutes.
+#include <algorithm>
 #include <cmath>
 
 #include <torch/torch.h>
@@ -35,18 +36,29 @@ int64_t SftTask::steps_per_epoch(int64_t grad_accum) const {
 
 torch::Tensor SftTask::micro_batch_loss(StepContext& ctx) {
     policy_->train();
-    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
-    std::vector<const TokenIds*> prompts, responses;
-    for (size_t i : idx) {
-        prompts.push_back(&data_[i].prompt);
-        responses.push_back(&data_[i].response);
-    }
-    auto batch = collate_sequences(prompts, responses, pad_id_, config_.data.max_length);
+    // Every rank draws the same global batch of world_size · batch_size and trains on its slice.
+    const auto global = order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size));
+    const auto idx = shard(global, ctx);
+    auto collate = [&](const std::vector<size_t>& rows) {
+        std::vector<const TokenIds*> prompts, responses;
+        for (size_t i : rows) {
+            prompts.push_back(&data_[i].prompt);
+            responses.push_back(&data_[i].response);
+        }
+        return collate_sequences(prompts, responses, pad_id_, config_.data.max_length);
+    };
+    auto batch = collate(idx);
     auto lp = response_token_logprobs(*policy_, batch);  // (B, L)
     auto mask = trainable_mask(batch);
     ctx.metrics["num_tokens"] = batch.attention_mask.sum().item<double>();
     // Token-level mean over the micro-batch's response tokens (TRL's default).
-    return -masked_mean(lp, mask);
+    if (ctx.world_size <= 1) return -masked_mean(lp, mask);
+    // Data parallel: the slices hold different token counts, so the mean of per-rank means is not
+    // the global token mean. Divide this slice's sum by the global batch's token count (known to
+    // every rank: same indices) and scale by world_size; the trainer's gradient mean over ranks
+    // then equals the gradient of the global token mean, as one process with the whole batch.
+    const double global_tokens = std::max(1.0, trainable_mask(collate(global)).sum().item<double>());
+    return -masked_sum(lp, mask) * (static_cast<double>(ctx.world_size) / global_tokens);
 }
 
 double SftTask::evaluate(const std::vector<SftExampleIds>& examples) {
@@ -104,7 +116,9 @@ SequenceBatch pair_batch(const std::vector<PreferenceIds>& data, const std::vect
 
 torch::Tensor RmTask::micro_batch_loss(StepContext& ctx) {
     model_->train();
-    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+    // Same global batch on every rank, this rank's equal slice: the pair mean of the slices'
+    // means is the global batch's mean.
+    const auto idx = shard(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx);
     auto batch = pair_batch(train_, idx, pad_id_, config_.data.max_length);
     auto rewards = reward_scores(model_, batch);  // (2B)
     const int64_t b = static_cast<int64_t>(idx.size());
@@ -195,7 +209,8 @@ std::pair<torch::Tensor, torch::Tensor> DpoTask::policy_logps(const std::vector<
 
 torch::Tensor DpoTask::micro_batch_loss(StepContext& ctx) {
     policy_->train();
-    auto idx = order_.next(static_cast<size_t>(config_.batch_size));
+    // As RmTask: this rank's equal slice of the global batch every rank drew.
+    const auto idx = shard(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx);
     auto [pc, pr] = policy_logps(idx);
     std::vector<double> rc, rr;
     for (size_t i : idx) {

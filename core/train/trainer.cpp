@@ -99,6 +99,18 @@ private:
 
 }  // namespace
 
+std::vector<size_t> shard(const std::vector<size_t>& global, const StepContext& ctx) {
+    const auto [first, count] = shard_range(static_cast<int64_t>(global.size()), ctx);
+    return std::vector<size_t>(global.begin() + first, global.begin() + first + count);
+}
+
+std::pair<int64_t, int64_t> shard_range(int64_t n, const StepContext& ctx) {
+    if (ctx.world_size <= 1) return {0, n};
+    const int64_t first = ctx.rank * n / ctx.world_size;
+    const int64_t end = (ctx.rank + 1) * n / ctx.world_size;
+    return {first, end - first};
+}
+
 std::vector<torch::Tensor> TrainTask::trainable_parameters() {
     std::vector<torch::Tensor> out;
     for (auto& p : module().parameters(/*recurse=*/true))
@@ -146,6 +158,10 @@ Trainer::Trainer(TrainerOptions options, TrainTask& task, TrainerCallbacks callb
                     .eps(options_.optimizer.eps)
                     .weight_decay(options_.optimizer.weight_decay);
     optimizer_ = std::make_unique<torch::optim::AdamW>(params_, adam);
+    if (options_.comm) {
+        rank_ = options_.comm->rank();
+        world_size_ = options_.comm->world_size();
+    }
 }
 
 Trainer::~Trainer() = default;
@@ -177,7 +193,7 @@ void Trainer::load_trainer_state(const nlohmann::json& s) {
 }
 
 std::string Trainer::save_checkpoint() {
-    if (options_.checkpoint_dir.empty()) return "";
+    if (options_.checkpoint_dir.empty() || !writer()) return "";
     CheckpointWriter w(options_.checkpoint_dir, step_);
     w.add_tensors(kModelFile, module_state(task_.module()));
     {
@@ -241,6 +257,21 @@ bool Trainer::train_one_step(StepContext& ctx, double* loss_out, double* grad_no
     }
     ctx.metrics = base;
     for (const auto& [k, v] : sums) ctx.metrics[k] = k == "num_tokens" ? v : v / static_cast<double>(options_.grad_accum);
+    if (distributed()) {
+        // One vote so all ranks skip a non-finite step together, and a check that the ranks agree
+        // on which parameters have gradients (the buckets must match); then the gradient mean.
+        std::vector<torch::Tensor> grads;
+        for (const auto& p : params_)
+            if (p.grad().defined()) grads.push_back(p.grad());
+        std::vector<double> vote{finite ? 0.0 : 1.0, static_cast<double>(grads.size())};
+        options_.comm->allreduce_sum(vote);
+        finite = vote[0] == 0.0;
+        // (Only a finite step ran every backward; a rank that stopped at a NaN may hold fewer.)
+        if (finite && vote[1] != static_cast<double>(grads.size() * static_cast<size_t>(world_size_)))
+            throw Error("trainer: step " + std::to_string(step_ + 1) + ": rank " + std::to_string(rank_) + " has " +
+                        std::to_string(grads.size()) + " parameter gradients, other ranks a different number");
+        if (finite) options_.comm->allreduce_mean(grads);
+    }
     double grad_norm = std::nan("");
     if (finite) {
         if (options_.max_grad_norm > 0) {
@@ -263,18 +294,60 @@ bool Trainer::train_one_step(StepContext& ctx, double* loss_out, double* grad_no
     return finite;
 }
 
+void Trainer::reduce_metrics(Metrics& m, std::string& stop_reason) {
+    // Values in key order, then a stop vote and a fingerprint of the key set: the ranks must
+    // report the same metric names, or the sums would mix different metrics.
+    std::vector<double> v;
+    uint32_t keys_hash = 2166136261u;  // FNV-1a over the sorted names
+    for (const auto& [k, x] : m) {
+        v.push_back(x);
+        for (char c : k) keys_hash = (keys_hash ^ static_cast<uint8_t>(c)) * 16777619u;
+        keys_hash = (keys_hash ^ 0u) * 16777619u;
+    }
+    const double fingerprint = static_cast<double>(keys_hash & 0xffffffu);  // exact in a double sum
+    v.push_back(stop_reason.empty() ? 0.0 : 1.0);
+    v.push_back(fingerprint);
+    options_.comm->allreduce_sum(v);
+    if (v.back() != fingerprint * static_cast<double>(world_size_))
+        throw Error("trainer: step " + std::to_string(step_) + ": rank " + std::to_string(rank_) +
+                    " reports different metric names than other ranks");
+    if (v[v.size() - 2] > 0 && stop_reason.empty()) stop_reason = "stopped by another rank";
+    size_t i = 0;
+    for (auto& [k, x] : m) {
+        // Token counts add up over the ranks' slices; everything else is a mean over ranks (equal
+        // slices, so the mean of slice means is the global batch's mean).
+        x = k == "num_tokens" ? v[i] : v[i] / static_cast<double>(world_size_);
+        ++i;
+    }
+}
+
 TrainResult Trainer::run(const std::atomic<bool>* cancel) {
     TrainResult result;
     int64_t last_saved = -1;
     using Clock = std::chrono::steady_clock;
+    if (distributed()) {
+        // Every rank starts from rank 0's weights (ranks resumed from one checkpoint already agree).
+        torch::NoGradGuard no_grad;
+        std::vector<torch::Tensor> state;
+        for (auto& [name, t] : module_state(task_.module())) state.push_back(t);
+        options_.comm->broadcast(state, 0);
+    }
     while (step_ < options_.max_steps) {
-        if (cancel && cancel->load()) {
+        bool cancelled = cancel && cancel->load();
+        if (distributed()) {
+            std::vector<double> vote{cancelled ? 1.0 : 0.0};  // one rank's cancel stops them all
+            options_.comm->allreduce_sum(vote);
+            cancelled = vote[0] > 0;
+        }
+        if (cancelled) {
             if (last_saved != step_) save_checkpoint();
             throw Cancelled();
         }
         StepContext ctx;
         ctx.step = step_;
         ctx.grad_accum = options_.grad_accum;
+        ctx.rank = rank_;
+        ctx.world_size = world_size_;
         ctx.cancel = cancel;
         const double lr = lr_at_step(options_.schedule, options_.optimizer.lr, step_, options_.max_steps);
         for (auto& group : optimizer_->param_groups())
@@ -299,15 +372,16 @@ TrainResult Trainer::run(const std::atomic<bool>* cancel) {
         m["learning_rate"] = lr;
         m["timing/step_s"] = seconds;
         m["train/nonfinite_steps"] = static_cast<double>(nonfinite_total_);
+        if (distributed()) reduce_metrics(m, ctx.stop_reason);
         if (m.count("num_tokens") && seconds > 0) m["tokens_per_second"] = m["num_tokens"] / seconds;
         result.last_metrics = m;
-        if (callbacks_.on_samples && !ctx.samples.empty()) callbacks_.on_samples(step_, ctx.samples);
-        if (step_ % options_.log_every == 0 || step_ == options_.max_steps) {
+        if (callbacks_.on_samples && !ctx.samples.empty() && writer()) callbacks_.on_samples(step_, ctx.samples);
+        if (writer() && (step_ % options_.log_every == 0 || step_ == options_.max_steps)) {
             if (callbacks_.on_metrics) callbacks_.on_metrics(step_, m);
             if (callbacks_.on_log) {
                 char line[200];
                 std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  grad_norm %.3f  lr %.3g  %.2fs%s",
-                              static_cast<long long>(step_), static_cast<long long>(options_.max_steps), loss, grad_norm,
+                              static_cast<long long>(step_), static_cast<long long>(options_.max_steps), m["loss"], grad_norm,
                               lr, seconds, applied ? "" : "  (skipped: non-finite)");
                 callbacks_.on_log(line);
             }
