@@ -1,6 +1,7 @@
-// A dataset file into a project: core/data's streaming importer feeding Project::add_records in
-// batches of kImportBatchRecords, so memory stays bounded whatever the file size. Shared by
-// `rlhf import`, `rlhf bench import` and the GUI's import job.
+// A dataset file into a project: core/data's streaming importer (on a reader thread) feeding
+// Project::add_prepared_stream in batches of kImportBatchRecords, so memory stays bounded whatever
+// the file size. Shared by `rlhf import` and `rlhf bench import`; the GUI's import job should call
+// it too (ui/engine_store.cpp still feeds add_records from one thread).
 #pragma once
 #include <cstdint>
 #include <string>
