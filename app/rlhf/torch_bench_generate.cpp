@@ -37,14 +37,20 @@ double peak_rss_mib() {
     return 0.0;
 }
 
-// Presets of ~10M parameters (--size small) and ~1M (--size tiny), with an 8192-token vocabulary.
+// Presets: "tiny" ~1M and "small" ~10M parameters with a 2048/8192-token vocabulary; "medium"
+// ~30M (8 layers of 512, a GPT-2 shape between the demo and gpt2-124M); "demo" is the shape of
+// the model `rlhf demo` trains (128 wide, 2 layers, 512-token vocabulary, 64 positions).
 model::ModelConfig random_config(const std::string& family, const std::string& size) {
-    bool small = size == "small";
-    if (size != "small" && size != "tiny") throw UsageError("rlhf bench generate: --size must be tiny or small");
-    int64_t hidden = small ? 320 : 128, layers = small ? 6 : 2, heads = small ? 5 : 4;
-    int64_t kv = family == "gpt2" ? heads : (small ? 5 : 2);
-    int64_t inter = family == "gpt2" ? 4 * hidden : (small ? 864 : 344);
-    auto cfg = model::make_config(family, hidden, layers, heads, kv, inter, small ? 8192 : 2048, 1024);
+    struct Shape { int64_t hidden, layers, heads, kv, llama_inter, vocab, positions; };
+    Shape s;
+    if (size == "tiny") s = {128, 2, 4, 2, 344, 2048, 1024};
+    else if (size == "small") s = {320, 6, 5, 5, 864, 8192, 1024};
+    else if (size == "medium") s = {512, 8, 8, 4, 1376, 8192, 1024};
+    else if (size == "demo") s = {128, 2, 4, 2, 344, 512, 64};
+    else throw UsageError("rlhf bench generate: --size must be demo, tiny, small or medium");
+    int64_t kv = family == "gpt2" ? s.heads : s.kv;
+    int64_t inter = family == "gpt2" ? 4 * s.hidden : s.llama_inter;
+    auto cfg = model::make_config(family, s.hidden, s.layers, s.heads, kv, inter, s.vocab, s.positions);
     cfg.tie_word_embeddings = true;  // as SmolLM / small Qwen do; keeps "small" near 10M parameters
     return cfg;
 }
@@ -160,7 +166,7 @@ int run_bench_generate(cli::Args& args) {
 }  // namespace
 
 RLHF_CLI_BENCH(generate,
-               "rlhf bench generate (--model DIR | --random gpt2|llama|mistral|qwen2|qwen3 [--size tiny|small] "
+               "rlhf bench generate (--model DIR | --random gpt2|llama|mistral|qwen2|qwen3 [--size demo|tiny|small|medium] "
                "[--save DIR]) [--dtype f32|bf16|f16] [--device cpu|cuda] [--prompt-len N] [--new-tokens N] "
                "[--threads N] [--seed S]",
                "Prefill/decode tokens per second and peak memory at batch 1 and 16.", run_bench_generate);

@@ -1,13 +1,27 @@
 // rlhf bench train --algo sft|ppo --model DIR [--steps N] [--batch B] [--prompt-len P]
-//                  [--response-len R] [--threads K] — training throughput on synthetic token data.
-// Prints one JSON object: tokens/s over the timed steps (the first step is a warm-up and is
-// not timed). Figures only; nothing is asserted.
+//                  [--response-len R] [--threads K] [--ppo-epochs E] [--minibatches M]
+// Training throughput of core/train's Trainer on synthetic token data (random ids, no padding),
+// printed as one JSON object with everything a fair comparison needs: threads, batch, lengths,
+// parameter count, tokens/s over wall time and over CPU time (the shared build machine is
+// loaded, and CPU time is the steadier figure), the load average, and where the time goes:
+//   sft: ms per step in forward (the task's loss), backward, and optimizer (clip + AdamW);
+//   ppo: the share of a PPO iteration spent generating the rollout, scoring it (policy, value,
+//        reference and reward forwards, GAE) and training (ppo_epochs × minibatches updates).
+// tests/tools/bench/train_step.py prints the same JSON for the same SFT step written in PyTorch
+// Python. Figures only; nothing is asserted. The first step (SFT) or the first rollout and its
+// updates (PPO) warm up allocators and the OpenMP pool and are not timed.
+//
+// B = batch, P = prompt length, R = response length, L = P + R.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "app/rlhf/cli.h"
 #include "core/io/error.h"
@@ -20,6 +34,85 @@ using namespace rlhf::train;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Wraps the real task and times its phases without changing what the Trainer does. The Trainer
+// calls, per optimizer step: begin_step, micro_batch_loss (forward), backward, clip + AdamW,
+// end_step. Backward ends when the input embedding's gradient arrives: the embedding lookup is
+// the first op of the forward, so its gradient is the last one autograd computes (a tied LM head
+// contributes earlier, but a leaf's hooks run once, after all contributions are summed).
+class TimedTask : public TrainTask {
+public:
+    TimedTask(TrainTask& inner, int64_t warmup_steps, int64_t steps_per_rollout, torch::Tensor embeddings)
+        : inner_(inner), warmup_(warmup_steps), per_rollout_(steps_per_rollout) {
+        embeddings.register_hook([this](const torch::Tensor&) { backward_end_ = Clock::now(); });
+    }
+
+    torch::nn::Module& module() override { return inner_.module(); }
+    std::vector<torch::Tensor> trainable_parameters() override { return inner_.trainable_parameters(); }
+    nlohmann::json save_state() const override { return inner_.save_state(); }
+    void load_state(const nlohmann::json& s) override { inner_.load_state(s); }
+
+    void begin_step(StepContext& ctx) override {
+        timing_ = ctx.step >= warmup_;
+        if (ctx.step == warmup_) {
+            wall_start_ = Clock::now();
+            cpu_start_ = cpu_seconds();
+        }
+        const auto t0 = Clock::now();
+        inner_.begin_step(ctx);
+        const double s = since(t0);
+        if (!timing_) return;
+        // PPO samples a new rollout on the first step of every ppo_epochs × minibatches.
+        const bool rollout = per_rollout_ > 0 && ctx.step % per_rollout_ == 0;
+        const double gen = rollout && ctx.metrics.count("timing/generate_s") ? ctx.metrics.at("timing/generate_s") : 0.0;
+        generate_s += gen;
+        score_s += s - gen;
+    }
+
+    torch::Tensor micro_batch_loss(StepContext& ctx) override {
+        const auto t0 = Clock::now();
+        auto loss = inner_.micro_batch_loss(ctx);
+        forward_end_ = Clock::now();
+        if (timing_) forward_s += std::chrono::duration<double>(forward_end_ - t0).count();
+        return loss;
+    }
+
+    void end_step(StepContext& ctx, bool applied) override {
+        const auto t = Clock::now();
+        inner_.end_step(ctx, applied);
+        if (!timing_) return;
+        backward_s += std::chrono::duration<double>(backward_end_ - forward_end_).count();
+        optimizer_s += std::chrono::duration<double>(t - backward_end_).count();
+        if (ctx.metrics.count("num_tokens")) tokens += ctx.metrics.at("num_tokens");
+        if (ctx.metrics.count("response_length")) response_tokens_per_row = ctx.metrics.at("response_length");
+        wall_s = since(wall_start_);
+        cpu_s = cpu_seconds() - cpu_start_;
+    }
+
+    // Seconds summed over the timed steps.
+    double generate_s = 0, score_s = 0, forward_s = 0, backward_s = 0, optimizer_s = 0;
+    double wall_s = 0, cpu_s = 0;  // from the first timed begin_step to the last end_step
+    double tokens = 0;             // num_tokens the task reported over the timed steps
+    double response_tokens_per_row = 0;
+
+private:
+    TrainTask& inner_;
+    int64_t warmup_, per_rollout_;
+    bool timing_ = false;
+    Clock::time_point wall_start_, forward_end_, backward_end_;
+    double cpu_start_ = 0;
+};
+
 int run_bench_train(cli::Args& args) {
     const std::string algo = args.get("algo", "sft");
     const std::string dir = args.require("model");
@@ -28,14 +121,24 @@ int run_bench_train(cli::Args& args) {
     const int64_t prompt_len = args.get_int("prompt-len", 64);
     const int64_t response_len = args.get_int("response-len", 64);
     const int64_t threads = args.get_int("threads", 0);
+    const int64_t ppo_epochs = args.get_int("ppo-epochs", 4);
+    const int64_t minibatches = args.get_int("minibatches", 1);
     args.finish();
     if (algo != "sft" && algo != "ppo") throw UsageError("rlhf bench train: --algo must be sft or ppo");
     if (steps < 2 || batch < 1 || prompt_len < 1 || response_len < 1)
         throw UsageError("rlhf bench train: --steps >= 2, --batch, --prompt-len, --response-len >= 1");
+    if (ppo_epochs < 1 || minibatches < 1 || batch % minibatches != 0)
+        throw UsageError("rlhf bench train: --ppo-epochs >= 1 and --minibatches must divide --batch");
     if (threads > 0) at::set_num_threads(static_cast<int>(threads));
 
     auto policy = model::load_causal_lm(dir);
-    const int64_t vocab = policy->config().vocab_size;
+    const auto& mc = policy->config();
+    if (mc.is_gpt2() && prompt_len + response_len > mc.max_position_embeddings)
+        throw UsageError("rlhf bench train: --prompt-len + --response-len exceed the model's n_positions (" +
+                         std::to_string(mc.max_position_embeddings) + ")");
+    int64_t n_params = 0;
+    for (auto& [name, p] : policy->hf_parameters()) n_params += p.numel();
+    const int64_t vocab = mc.vocab_size;
     std::mt19937 rng(1);
     std::uniform_int_distribution<int64_t> tok(0, vocab - 1);
     auto random_ids = [&](int64_t n) {
@@ -43,22 +146,25 @@ int run_bench_train(cli::Args& args) {
         for (auto& t : v) t = tok(rng);
         return v;
     };
+    const bool sft = algo == "sft";
+    // PPO: one iteration = one rollout + ppo_epochs × minibatches optimizer steps.
+    const int64_t per_rollout = sft ? 1 : ppo_epochs * minibatches;
     TrainConfig c;
-    c.algo = algo == "sft" ? Algo::Sft : Algo::Ppo;
+    c.algo = sft ? Algo::Sft : Algo::Ppo;
     c.batch_size = batch;
-    c.max_steps = steps;
+    c.max_steps = steps * per_rollout;
     c.optimizer.lr = 1e-6;
     c.data.max_length = prompt_len + response_len;
     c.data.max_prompt_length = prompt_len;
     c.ppo.response_length = response_len;
-    c.ppo.ppo_epochs = 1;
-    c.ppo.minibatches = 1;
+    c.ppo.ppo_epochs = ppo_epochs;
+    c.ppo.minibatches = minibatches;
     c.ppo.temperature = 1.0;
     c.ppo.eos_penalty = 0.0;
 
     std::unique_ptr<TrainTask> task;
     std::shared_ptr<model::CausalLM> reference;
-    if (c.algo == Algo::Sft) {
+    if (sft) {
         std::vector<SftExampleIds> data;
         for (int64_t i = 0; i < batch * 4; ++i) data.push_back({random_ids(prompt_len), random_ids(response_len)});
         task = std::make_unique<SftTask>(policy, std::move(data), c, /*pad_id=*/0);
@@ -71,32 +177,54 @@ int run_bench_train(cli::Args& args) {
         reference = clone_model(*policy);
         task = std::make_unique<PpoTask>(PolicyWithValue(policy), reference, prompts, c, o);
     }
-    using Clock = std::chrono::steady_clock;
-    double timed_s = 0, timed_tokens = 0;
-    Clock::time_point t_prev = Clock::now();
-    TrainerCallbacks cb;
-    cb.on_metrics = [&](int64_t step, const Metrics& m) {
-        const auto t = Clock::now();
-        if (step > 1) {  // step 1 warms up allocators and caches
-            timed_s += std::chrono::duration<double>(t - t_prev).count();
-            // SFT: every token of the batch is processed; PPO: generated response tokens.
-            timed_tokens += c.algo == Algo::Sft ? m.at("num_tokens") : m.at("response_length") * static_cast<double>(batch);
-        }
-        t_prev = t;
-    };
-    Trainer trainer(TrainerOptions::from_config(c, "", 0), *task, cb);
+    TimedTask timed(*task, /*warmup_steps=*/per_rollout, per_rollout, policy->input_embeddings());
+    Trainer trainer(TrainerOptions::from_config(c, "", 0), timed, {});
     trainer.run();
+
+    const int64_t timed_steps = (steps - 1) * per_rollout;
     nlohmann::json out;
     out["bench"] = "train";
+    out["impl"] = std::string("rlhf libtorch ") + TORCH_VERSION;
     out["algo"] = algo;
     out["model"] = dir;
+    out["params"] = n_params;
     out["batch"] = batch;
     out["prompt_len"] = prompt_len;
     out["response_len"] = response_len;
+    out["seq_len"] = prompt_len + response_len;
     out["threads"] = at::get_num_threads();
-    out["timed_steps"] = steps - 1;
-    out["seconds_per_step"] = timed_s / static_cast<double>(steps - 1);
-    out["tokens_per_second"] = timed_s > 0 ? timed_tokens / timed_s : 0.0;
+    out["timed_steps"] = timed_steps;
+    out["seconds_per_step"] = timed.wall_s / static_cast<double>(timed_steps);
+    double load[1] = {0};
+    if (getloadavg(load, 1) != 1) load[0] = -1;
+    if (sft) {
+        // Every token of the batch goes through forward and backward.
+        const double n = static_cast<double>(timed_steps);
+        out["ms_forward"] = 1000 * timed.forward_s / n;
+        out["ms_backward"] = 1000 * timed.backward_s / n;
+        out["ms_optimizer"] = 1000 * timed.optimizer_s / n;
+        out["tokens_per_second"] = timed.tokens / timed.wall_s;
+        out["tokens_per_cpu_second"] = timed.tokens / timed.cpu_s;
+    } else {
+        // Generated response tokens per second of whole PPO iterations.
+        const double iterations = static_cast<double>(steps - 1);
+        const double generated = iterations * static_cast<double>(batch) * timed.response_tokens_per_row;
+        const double train_s = timed.forward_s + timed.backward_s + timed.optimizer_s;
+        const double total = timed.generate_s + timed.score_s + train_s;
+        out["ppo_epochs"] = ppo_epochs;
+        out["minibatches"] = minibatches;
+        out["timed_iterations"] = steps - 1;
+        out["seconds_per_iteration"] = timed.wall_s / iterations;
+        out["tokens_per_second"] = generated / timed.wall_s;
+        out["tokens_per_cpu_second"] = generated / timed.cpu_s;
+        out["percent_generate"] = 100 * timed.generate_s / total;
+        out["percent_score"] = 100 * timed.score_s / total;
+        out["percent_train"] = 100 * train_s / total;
+        out["s_generate_per_iteration"] = timed.generate_s / iterations;
+        out["s_score_per_iteration"] = timed.score_s / iterations;
+        out["s_train_per_iteration"] = train_s / iterations;
+    }
+    out["load_average"] = load[0];
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }
@@ -104,5 +232,8 @@ int run_bench_train(cli::Args& args) {
 }  // namespace
 
 RLHF_CLI_BENCH(train,
-               "rlhf bench train --algo sft|ppo --model DIR [--steps N] [--batch B] [--prompt-len P] [--response-len R] [--threads K]",
-               "Training throughput (tokens/s) of SFT or PPO on synthetic data.", run_bench_train);
+               "rlhf bench train --algo sft|ppo --model DIR [--steps N] [--batch B] [--prompt-len P] [--response-len R] "
+               "[--threads K] [--ppo-epochs E] [--minibatches M]",
+               "Training throughput (tokens/s, per CPU second too) of SFT or PPO on synthetic data, with the time "
+               "split (SFT: forward/backward/optimizer; PPO: generate/score/train).",
+               run_bench_train);
