@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -17,6 +18,8 @@
 
 #include "app/rlhf/cli.h"
 #include "core/data/import.h"
+#include "core/demo/reviews.h"
+#include "core/dist/process_group.h"
 #include "core/io/atomic_file.h"
 #include "core/io/error.h"
 #include "core/io/sha256.h"
@@ -26,6 +29,7 @@
 #include "core/store/project.h"
 #include "core/text/tokenizer.h"
 #include "core/train/algorithms.h"
+#include "core/train/chat_data.h"
 #include "core/train/checkpoint.h"
 #include "core/train/config.h"
 #include "core/train/trainer.h"
@@ -38,17 +42,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Data: records from a file or a project dataset, flattened to text, then token ids.
-
-std::string join_messages(const data::Messages& m) {
-    // Role-less (TRL standard) text is used as is; conversational turns are joined one per line.
-    // (Rendering through the model's chat template is a follow-up.)
-    std::string out;
-    for (const auto& msg : m) {
-        if (!out.empty()) out += "\n";
-        out += msg.role.empty() ? msg.content : msg.role + ": " + msg.content;
-    }
-    return out;
-}
 
 std::vector<data::Record> load_records(const TrainConfig& c, store::Project* project) {
     std::vector<data::Record> out;
@@ -69,19 +62,24 @@ std::vector<data::Record> load_records(const TrainConfig& c, store::Project* pro
 struct Encoder {
     std::shared_ptr<const text::Tokenizer> tok;
     int64_t max_prompt = 256;
+    ChatFormatter chat;  // the model's chat template, or the plain "role: content" join
 
-    TokenIds prompt(const data::Messages& m) const {
-        auto ids = tok->encode(join_messages(m), /*add_special_tokens=*/true);
+    // response: the example's response when it has one (it decides whether the template is used).
+    TokenIds prompt(const data::Messages& m, const data::Messages& response = {}) const {
+        // A rendered template already holds its special tokens (BOS included), as
+        // apply_chat_template(tokenize=True) encodes without adding any.
+        auto ids = tok->encode(chat.prompt(m, response), /*add_special_tokens=*/!chat.uses_template(m, response));
         TokenIds out(ids.begin(), ids.end());
         // Keep the end of a long prompt: it is what the response follows.
         if (static_cast<int64_t>(out.size()) > max_prompt) out.erase(out.begin(), out.end() - max_prompt);
         return out;
     }
-    TokenIds response(const data::Messages& m) const {
-        // Tokenized separately from the prompt, so no token spans the boundary.
-        auto ids = tok->encode(join_messages(m), /*add_special_tokens=*/false);
+    TokenIds response(const data::Messages& prompt, const data::Messages& m) const {
+        // Tokenized separately from the prompt, so no token spans the boundary. A templated
+        // response ends with the template's end-of-turn token; a plain one gets EOS.
+        auto ids = tok->encode(chat.response(prompt, m), /*add_special_tokens=*/false);
         TokenIds out(ids.begin(), ids.end());
-        if (tok->eos_id() >= 0) out.push_back(tok->eos_id());
+        if (!chat.uses_template(prompt, m) && tok->eos_id() >= 0) out.push_back(tok->eos_id());
         return out;
     }
     int64_t pad_id() const {
@@ -89,6 +87,58 @@ struct Encoder {
         return tok->eos_id() >= 0 ? tok->eos_id() : 0;
     }
 };
+
+// Whether the model folder (or the folder of a tokenizer file) ships a chat template.
+bool has_chat_template(const std::string& path) {
+    const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+    if (fs::exists(dir / "chat_template.jinja")) return true;
+    const fs::path config = dir / "tokenizer_config.json";
+    if (!fs::exists(config)) return false;
+    std::ifstream in(config, std::ios::binary);
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    return j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null();
+}
+
+ChatFormatter make_chat_formatter(const TrainConfig& c, const std::string& tokenizer_path, const std::string& config_path) {
+    const auto mode = c.data.chat_template;
+    if (mode == ChatTemplateMode::None) return ChatFormatter();
+    if (mode == ChatTemplateMode::Auto && !has_chat_template(tokenizer_path)) return ChatFormatter();
+    try {
+        // auto renders conversational records only; role-less (TRL standard) text stays plain.
+        return ChatFormatter(std::make_shared<const text::ChatTemplate>(text::ChatTemplate::from_tokenizer_config(tokenizer_path)),
+                             /*role_less_too=*/mode == ChatTemplateMode::Model);
+    } catch (const Error& e) {
+        throw Error(config_path + ": data.chat_template: " + e.what());
+    }
+}
+
+// One dataset field per source row (1-based line of a JSONL file, or index + 1 of a JSON array),
+// for exact_answer rules: importers keep only the records' content, not their other fields.
+std::map<uint64_t, std::string> read_field_by_row(const std::string& file, const std::string& field, const std::string& where) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(file + ": cannot open (" + where + ")");
+    auto text_of = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    std::map<uint64_t, std::string> out;
+    auto ends_with = [&](const char* suffix) {
+        const std::string s = suffix;
+        return file.size() >= s.size() && file.compare(file.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends_with(".jsonl")) {
+        std::string line;
+        for (uint64_t n = 1; std::getline(in, line); ++n) {
+            auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+            if (j.is_object() && j.contains(field) && !j[field].is_null()) out[n] = text_of(j[field]);
+        }
+    } else if (ends_with(".json")) {
+        auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+        if (!j.is_array()) throw Error(file + ": " + where + ": expected a JSON array of rows");
+        for (size_t i = 0; i < j.size(); ++i)
+            if (j[i].is_object() && j[i].contains(field) && !j[i][field].is_null()) out[i + 1] = text_of(j[i][field]);
+    } else {
+        throw Error(file + ": " + where + ": exact_answer reads the field from a .jsonl or .json data.file");
+    }
+    return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -136,7 +186,16 @@ int run_train(cli::Args& args) {
     // LibTorch may start with one intra-op thread: the CLI uses every core unless told otherwise.
     at::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads)
                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-    const torch::Device device = pick_device(c.device);
+    torch::Device device = pick_device(c.device);
+    // ---- data parallelism (core/dist): under a torchrun-style environment (WORLD_SIZE > 1) this
+    // process joins a c10d group (Gloo on CPU, NCCL on cuda:LOCAL_RANK). Every rank trains; only
+    // rank 0 writes the store, the run directory's files and the exported model.
+    const auto dist_env = dist::read_dist_env();
+    if (dist_env && device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist_env->local_rank));
+    dist::ProcessGroupOptions dist_options;
+    dist_options.device = device;
+    const auto group = dist_env ? dist::ProcessGroup::create(*dist_env, dist_options) : dist::ProcessGroup::single();
+    const bool writer = group->rank() == 0;
     const std::string name = c.name.empty() ? std::string(algo_name(c.algo)) : c.name;
 
     // ---- run directory and store
@@ -152,7 +211,7 @@ int run_train(cli::Args& args) {
                     break;
                 }
             if (!run_id) throw Error(project_dir + ": --resume: no earlier run named '" + name + "'");
-        } else {
+        } else if (writer) {
             store::RunInfo info;
             info.kind = algo_name(c.algo);
             info.name = name;
@@ -160,8 +219,9 @@ int run_train(cli::Args& args) {
             info.base_model = c.model.policy;
             run_id = project->create_run(info);
         }
+        run_id = group->broadcast_value(run_id);  // the run rank 0 created
         run_dir = (fs::path(project->runs_dir()) / std::to_string(run_id)).string();
-        project->set_run_status(run_id, store::RunStatus::Running);
+        if (writer) project->set_run_status(run_id, store::RunStatus::Running);
         c.model.policy = resolve_model_ref(c.model.policy, *project, run_id, config_path + ": model.policy");
         c.model.reference = resolve_model_ref(c.model.reference, *project, run_id, config_path + ": model.reference");
         c.model.reward = resolve_model_ref(c.model.reward, *project, run_id, config_path + ": model.reward");
@@ -169,15 +229,19 @@ int run_train(cli::Args& args) {
         run_dir = (fs::path("runs") / name).string();
     }
     fs::create_directories(run_dir);
-    io::write_file_atomic(run_dir + "/config.yaml", config_text);
+    if (writer) io::write_file_atomic(run_dir + "/config.yaml", config_text);
 
     auto fail_run = [&](const std::string& why, store::RunStatus status) {
-        if (project && run_id) project->set_run_status(run_id, status, why);
+        if (project && run_id && writer) project->set_run_status(run_id, status, why);
     };
     try {
         auto records = load_records(c, project ? &*project : nullptr);
-        Encoder enc{text::Tokenizer::from_file(c.model.tokenizer.empty() ? c.model.policy : c.model.tokenizer),
-                    c.data.max_prompt_length};
+        const std::string tokenizer_path = c.model.tokenizer.empty() ? c.model.policy : c.model.tokenizer;
+        Encoder enc{text::Tokenizer::from_file(tokenizer_path), c.data.max_prompt_length,
+                    make_chat_formatter(c, tokenizer_path, config_path)};
+        if (enc.chat.templated())
+            std::fprintf(stderr, "rlhf train: rendering %s with the model's chat template\n",
+                         c.data.chat_template == ChatTemplateMode::Model ? "all records" : "conversational records");
         model::LoadOptions lo;
         lo.device = device;
         torch::manual_seed(static_cast<uint64_t>(c.seed));
@@ -186,6 +250,8 @@ int run_train(cli::Args& args) {
         std::unique_ptr<TrainTask> task;
         model::RewardModel rm_trained{nullptr};
         std::shared_ptr<model::CausalLM> reference_keep;  // outlives the task for PPO/GRPO
+        std::vector<TokenIds> prompts;       // PPO/GRPO prompts
+        std::vector<uint64_t> prompt_rows;   // the source row (Record::line) of each prompt
         auto load_policy = [&] {
             policy = model::load_causal_lm(c.model.policy, lo);
             return policy;
@@ -211,16 +277,50 @@ int run_train(cli::Args& args) {
             o.pad_id = enc.pad_id();
             auto tok = enc.tok;
             o.decode = [tok](const TokenIds& ids) { return tok->decode(std::vector<int32_t>(ids.begin(), ids.end()), true); };
-            if (c.model.reward.empty()) throw Error(config_path + ": model.reward: PPO/GRPO from the CLI need a reward model folder");
-            o.reward_model = model::load_reward_model(c.model.reward, lo);
+            // Special tokens shown: the Runs panel marks the EOS the response ended with.
+            o.token_piece = [tok](int64_t id) { return tok->decode({static_cast<int32_t>(id)}, false); };
+            if (c.model.reward.empty() && c.reward.rules.empty())
+                throw Error(config_path + ": model.reward: PPO/GRPO need a reward model folder or reward.rules");
+            if (!c.model.reward.empty()) o.reward_model = model::load_reward_model(c.model.reward, lo);
+            o.reward_model_weight = c.reward.model_weight;
+            if (c.reward.rules.empty()) return o;
+            // reward.rules: rule values on the decoded response; exact_answer compares with a
+            // field of the prompt's source row.
+            auto answers = std::make_shared<std::vector<std::map<uint64_t, std::string>>>();  // per rule
+            for (size_t i = 0; i < c.reward.rules.size(); ++i) {
+                const auto& rule = c.reward.rules[i];
+                std::map<uint64_t, std::string> column;
+                if (rule.type == RuleType::ExactAnswer) {
+                    const std::string where = config_path + ":" + std::to_string(rule.line) + ": reward.rules[" + std::to_string(i) + "].field";
+                    if (c.data.file.empty()) throw Error(where + ": exact_answer needs data.file (a project dataset keeps no extra fields)");
+                    column = read_field_by_row(c.data.file, rule.field, where);
+                }
+                answers->push_back(std::move(column));
+            }
+            auto scorer = std::make_shared<RuleScorer>(
+                c.reward.rules, [](const std::string& text) { return demo::judge_sentiment(text).score(); });
+            auto rows = std::make_shared<std::vector<uint64_t>>(prompt_rows);
+            o.indexed_rule_reward = [scorer, answers, rows, tok](int64_t index, const TokenIds&, const TokenIds& response) {
+                RuleInput in;
+                in.response = tok->decode(std::vector<int32_t>(response.begin(), response.end()), true);
+                in.response_tokens = static_cast<int64_t>(response.size());
+                double total = 0;
+                for (size_t i = 0; i < scorer->rules().size(); ++i) {
+                    const auto& column = (*answers)[i];
+                    auto it = column.find((*rows)[static_cast<size_t>(index)]);
+                    in.answer = it == column.end() ? nullptr : &it->second;
+                    total += scorer->rules()[i].weight * scorer->value(i, in);
+                }
+                return total;
+            };
             return o;
         };
-        std::vector<TokenIds> prompts;
         auto collect_prompts = [&] {
             for (const auto& r : records) {
                 const auto& m = r.kind == data::RecordKind::Prompt ? r.prompt.prompt : r.pref.prompt;
                 if (r.kind == data::RecordKind::Sft) continue;
                 prompts.push_back(enc.prompt(m));
+                prompt_rows.push_back(r.line);
             }
             if (prompts.empty()) throw Error(config_path + ": data: no prompts in the dataset");
         };
@@ -233,7 +333,7 @@ int run_train(cli::Args& args) {
                 // The last turn is the response; everything before it is the prompt.
                 data::Messages prompt(r.sft.messages.begin(), r.sft.messages.end() - 1);
                 data::Messages response{r.sft.messages.back()};
-                ex.push_back({prompt.empty() ? TokenIds{} : enc.prompt(prompt), enc.response(response)});
+                ex.push_back({prompt.empty() ? TokenIds{} : enc.prompt(prompt, response), enc.response(prompt, response)});
             }
             if (ex.empty()) throw Error(config_path + ": data: no SFT examples in the dataset");
             load_policy();
@@ -246,7 +346,8 @@ int run_train(cli::Args& args) {
             std::vector<PreferenceIds> pairs;
             for (const auto& r : records) {
                 if (r.kind != data::RecordKind::Preference) continue;
-                PreferenceIds p{enc.prompt(r.pref.prompt), enc.response(r.pref.chosen), enc.response(r.pref.rejected), 0.0};
+                PreferenceIds p{enc.prompt(r.pref.prompt, r.pref.chosen), enc.response(r.pref.prompt, r.pref.chosen),
+                                enc.response(r.pref.prompt, r.pref.rejected), 0.0};
                 if (r.pref.score_chosen && r.pref.score_rejected) p.margin = *r.pref.score_chosen - *r.pref.score_rejected;
                 pairs.push_back(std::move(p));
             }
@@ -282,7 +383,9 @@ int run_train(cli::Args& args) {
 
         // ---- the loop
         const std::string ckpt_dir = run_dir + "/checkpoints";
-        auto opts = TrainerOptions::from_config(c, ckpt_dir, task->steps_per_epoch(c.grad_accum));
+        // One step consumes world_size · batch_size · grad_accum examples.
+        auto opts = TrainerOptions::from_config(c, ckpt_dir, task->steps_per_epoch(c.grad_accum * group->world_size()));
+        opts.comm = group;  // callbacks below then run on rank 0 only
         if (opts.max_steps <= 0) throw Error(config_path + ": max_steps: set max_steps (the task cannot count its epochs)");
         TrainerCallbacks cb;
         cb.on_metrics = [&](int64_t step, const Metrics& m) {
@@ -307,6 +410,7 @@ int run_train(cli::Args& args) {
                 x.prompt = s.prompt;
                 x.response = s.completion;
                 x.reward = s.reward;
+                x.extra_json = s.extra.dump();  // per-token rollout data for the Runs panel
                 out.push_back(x);
             }
             project->add_samples(run_id, out);
@@ -327,6 +431,7 @@ int run_train(cli::Args& args) {
             if (at < 0) std::fprintf(stderr, "rlhf train: --resume: no intact checkpoint in %s, starting fresh\n", ckpt_dir.c_str());
         }
         auto result = trainer.run();
+        if (!writer) return 0;  // rank 0 exports the (identical) weights
 
         // ---- export the trained model in Hugging Face layout
         model::SaveOptions so;
