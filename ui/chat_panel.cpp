@@ -233,11 +233,13 @@ QWidget* ChatPanel::buildSide(Side side) {
     st.view = new QTextBrowser(st.box);
     st.view->setObjectName(QStringLiteral("transcript%1").arg(kSideName[side]));
     st.view->setOpenLinks(false);
-    st.thumbsUp = new QPushButton(QStringLiteral("👍"), st.box);
-    st.thumbsUp->setToolTip(tr("Good reply (stored as a +1 rating)"));
-    st.thumbsDown = new QPushButton(QStringLiteral("👎"), st.box);
-    st.thumbsDown->setToolTip(tr("Bad reply (stored as a −1 rating)"));
-    for (QPushButton* b : {st.thumbsUp, st.thumbsDown}) b->setMaximumWidth(48);
+    // Words, not emoji: a desktop without an emoji font would draw empty boxes.
+    st.thumbsUp = new QPushButton(tr("Good"), st.box);
+    st.thumbsUp->setObjectName(QStringLiteral("good%1").arg(kSideName[side]));
+    st.thumbsUp->setToolTip(tr("Thumbs up: store a +1 rating of this reply"));
+    st.thumbsDown = new QPushButton(tr("Bad"), st.box);
+    st.thumbsDown->setObjectName(QStringLiteral("bad%1").arg(kSideName[side]));
+    st.thumbsDown->setToolTip(tr("Thumbs down: store a −1 rating of this reply"));
     connect(st.thumbsUp, &QPushButton::clicked, this, [this, side] { rateReply(side, +1); });
     connect(st.thumbsDown, &QPushButton::clicked, this, [this, side] { rateReply(side, -1); });
     auto* head = new QHBoxLayout;
@@ -266,7 +268,9 @@ void ChatPanel::fillCombo(QComboBox* combo, const QVector<ChatModelEntry>& model
 
 void ChatPanel::refreshModels() {
     store::Project* project = engine_->hasProject() ? &engine_->project() : nullptr;
-    const QVector<ChatModelEntry> models = findChatModels(engine_->projectDir(), addedFolders_, project);
+    // Folders chosen with selectModel() that no scan finds stay offered (a rescan after a run
+    // finishes must not take the model being chatted with out of the list).
+    const QVector<ChatModelEntry> models = findChatModels(engine_->projectDir(), addedFolders_ + selectedFolders_, project);
     QString keepA = modelPath(A), keepB = modelPath(B);
     // Defaults: A = the project's base model (models/…, the demo's reference), B = the newest run's
     // export (the demo's PPO policy), so the A|B mode compares reference and policy out of the box.
@@ -304,7 +308,8 @@ bool ChatPanel::selectModel(Side side, const QString& path) {
     QComboBox* combo = sides_[size_t(side)].combo;
     int at = combo->findData(abs);
     if (at < 0) {
-        // Not in the scanned places: offer it in both lists.
+        // Not in the scanned places: offer it in both lists, now and after every rescan.
+        if (!selectedFolders_.contains(abs)) selectedFolders_ << abs;
         for (auto& st : sides_) st.combo->addItem(QDir::toNativeSeparators(abs), abs);
         at = combo->findData(abs);
     }
@@ -533,7 +538,7 @@ qint64 ChatPanel::rateReply(Side side, int rating) {
     try {
         const qint64 id = storeRating(engine_->project(), st.replyId, rating > 0 ? 1 : -1);
         setStatus(tr("Stored: %1 for %2's reply (feedback #%3).")
-                      .arg(rating > 0 ? QStringLiteral("👍") : QStringLiteral("👎"), kSideName[side]).arg(id));
+                      .arg(rating > 0 ? tr("thumbs up") : tr("thumbs down"), kSideName[side]).arg(id));
         Q_EMIT feedbackStored(id);
         return id;
     } catch (const std::exception& e) {

@@ -111,7 +111,8 @@ private:
 
     Engine* engine_;
     std::array<SideState, 2> sides_;
-    QStringList addedFolders_;
+    QStringList addedFolders_;     // "Add folder…" (QSettings)
+    QStringList selectedFolders_;  // selectModel() folders outside the scanned places (this session)
     QCheckBox* sideBySide_;
     QCheckBox* completion_;
     QLineEdit* system_;
