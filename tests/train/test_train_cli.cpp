@@ -14,6 +14,7 @@
 
 #include "core/model/checkpoint.h"
 #include "core/model/model.h"
+#include "core/store/project.h"
 #include "core/train/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -120,6 +121,56 @@ private Q_SLOTS:
         auto missing = run_cli({QStringLiteral("train"), QString::fromStdString(dir_ + "/nope.yaml")}, QString::fromStdString(dir_));
         QCOMPARE(missing.code, 1);
         QVERIFY2(missing.err.find("nope.yaml") != std::string::npos, missing.err.c_str());
+    }
+
+    void grpo_rule_rewards_and_per_token_samples() {
+        // Prompts with an answer field; rewards: exact_answer (1 when the trimmed completion is
+        // the number) and a length penalty of 0.1 per response token (EOS included).
+        std::ofstream(dir_ + "/prompts.jsonl") << [] {
+            std::string s;
+            for (int i = 0; i < 8; ++i)
+                s += "{\"prompt\": \"Say the number " + std::to_string(i) + ".\", \"answer\": \"" + std::to_string(i) + "\"}\n";
+            return s;
+        }();
+        const std::string head = "algo: grpo\nname: grpo-rules\nmodel:\n  policy: " + dir_ + "/tiny\n" +
+                                 "data:\n  file: " + dir_ + "/prompts.jsonl\n  max_prompt_length: 16\n" +
+                                 "optimizer:\n  lr: 1.0e-3\nbatch_size: 2\nmax_steps: 2\nlog_every: 1\n" +
+                                 "grpo:\n  group_size: 2\n  response_length: 3\n  beta: 0.04\nreward:\n  rules:\n";
+        std::ofstream(dir_ + "/grpo.yaml") << head << "    - {type: exact_answer, field: answer}\n"
+                                           << "    - {type: length, target: 0, unit: tokens, weight: 0.1}\n";
+        const std::string project = dir_ + "/proj";
+        auto r = run_cli({QStringLiteral("train"), QString::fromStdString(dir_ + "/grpo.yaml"), QStringLiteral("--project"),
+                          QString::fromStdString(project)},
+                         QString::fromStdString(dir_));
+        QVERIFY2(r.code == 0, r.err.c_str());
+        QCOMPARE(json_lines(r.out).size(), size_t(2));
+        auto p = rlhf::store::Project::open(project);
+        auto runs = p.runs();
+        QVERIFY(!runs.empty());
+        auto samples = p.samples(runs.front().id);
+        QCOMPARE(samples.size(), size_t(4));  // 2 per rollout, 2 steps
+        for (const auto& s : samples) {
+            auto x = nlohmann::json::parse(s.extra_json);
+            const size_t n = x.at("tokens").size();
+            QVERIFY(n >= 1 && n <= 3);
+            for (const char* k : {"kl", "advantage", "logprob", "ref_logprob"}) QCOMPARE(x.at(k).size(), n);
+            for (size_t t = 0; t < n; ++t)
+                QCOMPARE(x["kl"][t].get<double>(), x["logprob"][t].get<double>() - x["ref_logprob"][t].get<double>());
+            // The reward by hand from the stored texts: "Say the number i." -> answer i.
+            const std::string number = s.prompt.substr(std::string("Say the number ").size(), 1);
+            std::string got = s.response;
+            got.erase(0, got.find_first_not_of(" \t\r\n"));
+            got.erase(got.find_last_not_of(" \t\r\n") + 1);
+            const double expect = (got == number ? 1.0 : 0.0) - 0.1 * static_cast<double>(n);
+            QVERIFY2(s.reward && std::fabs(*s.reward - expect) < 1e-5,
+                     qPrintable(QStringLiteral("reward %1, expected %2").arg(s.reward.value_or(-99)).arg(expect)));
+        }
+        // A bad rule is an exit-1 error naming the file, the line and the rule.
+        std::ofstream(dir_ + "/grpo.yaml") << head << "    - {type: regex, pattern: 'a(b'}\n";
+        auto bad = run_cli({QStringLiteral("train"), QString::fromStdString(dir_ + "/grpo.yaml")}, QString::fromStdString(dir_));
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.find("grpo.yaml:19:30: reward.rules[0].pattern: bad regular expression") != std::string::npos,
+                 bad.err.c_str());
     }
 };
 
