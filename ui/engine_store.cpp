@@ -13,6 +13,7 @@
 #include "ui/record_text.h"
 #ifdef RLHF_UI_HAVE_IMPORT
 #include "core/data/import.h"
+#include "core/store/import_file.h"
 #endif
 
 namespace rlhf::ui {
@@ -75,7 +76,6 @@ int Engine::startImport(const ImportRequest& request) {
         const std::string file = request.file.toStdString();
         const std::string datasetName = request.dataset.isEmpty()
             ? QFileInfo(request.file).completeBaseName().toStdString() : request.dataset.toStdString();
-        const int64_t datasetId = project.dataset(datasetName, file);
         data::ImportOptions options;
         options.format = request.format.isEmpty() ? std::string("auto") : request.format.toStdString();
         if (request.as == QStringLiteral("sft")) options.as = data::RecordKind::Sft;
@@ -85,20 +85,10 @@ int Engine::startImport(const ImportRequest& request) {
         options.normalize_whitespace = request.normalizeWhitespace;
         options.cancel = ctx.cancelFlag();
         options.progress = [&ctx](uint64_t done, uint64_t total) { ctx.progress(int64_t(done), int64_t(total)); };
-        std::vector<data::Record> batch;
-        store::ImportCounts counts;
-        auto flush = [&] {
-            if (batch.empty()) return;
-            const store::ImportCounts c = project.add_records(datasetId, batch);
-            counts.inserted += c.inserted;
-            counts.duplicates += c.duplicates;
-            batch.clear();
-        };
-        const data::ImportSummary summary = data::import_file(file, options, [&](data::Record&& r) {
-            batch.push_back(std::move(r));
-            if (batch.size() >= store::kImportBatchRecords) flush();
-        });
-        flush();
+        // Same path as `rlhf import`: parsing on a reader thread, batched shared transactions here.
+        const store::ProjectImport imported = store::import_file_into(project, file, datasetName, options);
+        const data::ImportSummary& summary = imported.summary;
+        const store::ImportCounts& counts = imported.counts;
         ImportResult result;
         result.file = request.file;
         result.format = QString::fromStdString(summary.format);
