@@ -83,7 +83,7 @@ bool saveChatScreenshot(MainWindow& window, const QString& outDir) {
         ChatSampling s;
         s.temperature = 0.7;
         s.maxNewTokens = 40;
-        s.seed = 3;
+        s.seed = 6;  // a seed at which the reference writes some negative reviews (the contrast PPO removed)
         chat->setSampling(s);
         for (const QString& opening : {QStringLiteral("My new rice cooker"), QStringLiteral("Honestly, the vacuum"),
                                        QStringLiteral("After a month with this watch,")}) {

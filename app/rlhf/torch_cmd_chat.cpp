@@ -306,7 +306,8 @@ int print_backend_info() {
                                std::to_string(TORCH_VERSION_PATCH)},
                  {"cuda_available", torch::cuda::is_available()},
                  {"cuda_devices", torch::cuda::is_available() ? torch::cuda::device_count() : 0},
-                 {"threads", at::get_num_threads()}};
+                 // what `rlhf chat`/`generate` use unless --threads says otherwise: every core
+                 {"threads", std::max(1u, std::thread::hardware_concurrency())}};
     std::printf("%s\n", info.dump().c_str());
     return 0;
 }
