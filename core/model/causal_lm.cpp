@@ -23,9 +23,17 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, bool conv1d_layou
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     torch::Tensor y;
     if (conv1d_) {
-        // GPT-2 Conv1D: y = x W + b with W stored (in, out).
-        y = torch::matmul(x, weight);
-        if (bias.defined()) y = y + bias;
+        // GPT-2 Conv1D: y = x W + b with W stored (in, out). One addmm over the flattened rows,
+        // as nn.Linear does for contiguous 3-D input: the bias rides in the GEMM instead of a
+        // second pass over y (and its backward), ~10% of a projection's forward+backward on CPU.
+        if (bias.defined() && x.dim() >= 2) {
+            auto sizes = x.sizes().vec();
+            sizes.back() = out_features;
+            y = torch::addmm(bias, x.reshape({-1, in_features}), weight).view(sizes);
+        } else {
+            y = torch::matmul(x, weight);
+            if (bias.defined()) y = y + bias;
+        }
     } else {
         y = torch::linear(x, weight, bias);
     }
