@@ -14,17 +14,20 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPointer>
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QThread>
 #include <QVBoxLayout>
 
 #include "ui/chat_panel.h"
 #include "ui/engine.h"
 #include "ui/engine_chat.h"
 #include "ui/jobs_widget.h"
+#include "ui/reward_inspector.h"
 
 namespace rlhf::ui {
 
@@ -84,9 +87,9 @@ MainWindow::MainWindow(Engine* engine, QWidget* parent)
     chat_ = new ChatPanel(engine_, this);
     insertTab(chat_, tr("Chat"), tabs_->count());
     ++trailingTabs_;
-    // LEAD: the reward-model inspector tab goes here (ui/reward_inspector.h), e.g.
-    //   insertTab(new RewardInspectorPanel(engine_, this), tr("Reward Model"), tabs_->count() - trailingTabs_);
-    // (before Chat), or simply window.addPanel(...) in ui/workbench.cpp's addPanels().
+    // The reward-model inspector sits just before Chat: both are "look at what you trained" tabs.
+    insertTab(new RewardInspectorPanel(engine_, this), tr("Reward Model"), tabs_->count() - trailingTabs_);
+    ++trailingTabs_;
 
     resize(1280, 800);
     QSettings settings;
@@ -234,13 +237,27 @@ QMessageBox* MainWindow::makeAboutBox() {
     box->setTextFormat(Qt::PlainText);
     box->setText(tr("RLHF Workbench %1\nA native desktop for the whole RLHF loop.")
                      .arg(QApplication::applicationVersion()));
-    box->setInformativeText(aboutText());
+    // aboutText() starts two CLI processes (up to ~7 s on a cold start): never on the GUI thread.
+    // The box opens at once and its text is filled in when the worker answers.
+    box->setInformativeText(tr("Asking the rlhf CLI for LibTorch and CUDA versions…"));
     box->setObjectName(QStringLiteral("aboutBox"));
     box->setAttribute(Qt::WA_DeleteOnClose);
+    QPointer<QMessageBox> target(box);
+    QThread* worker = QThread::create([target] {
+        const QString text = aboutText();
+        QMetaObject::invokeMethod(qApp, [target, text] {
+            if (target) {
+                target->setInformativeText(text);
+                target->setProperty("aboutReady", true);
+            }
+        }, Qt::QueuedConnection);
+    });
+    connect(worker, &QThread::finished, worker, &QObject::deleteLater);
+    worker->start();
     return box;
 }
 
-void MainWindow::showAbout() { makeAboutBox()->exec(); }
+void MainWindow::showAbout() { makeAboutBox()->open(); }
 
 // ---- the demo project
 

@@ -45,6 +45,7 @@ public:
     QStringList recentProjects() const;
     void showAbout();
     // The About box (Qt version, and LibTorch/CUDA as the rlhf CLI reports them), not yet shown.
+    // Its text is filled in from a worker thread; property "aboutReady" turns true then.
     QMessageBox* makeAboutBox();
     // Qt (Engine::backendInfo, which asks `rlhf version`) plus LibTorch and CUDA from `rlhf chat --info`.
     static QString aboutText();

@@ -218,6 +218,7 @@ int saveScreenshots(const QString& outDir, const QString& projectDir) {
 
     QMessageBox* about = window.makeAboutBox();
     about->show();
+    waitUntil([&] { return about->property("aboutReady").toBool(); }, 15000);
     settle(300);
     ok &= save(about, outDir, QStringLiteral("about"));
     about->close();
