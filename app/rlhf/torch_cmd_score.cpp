@@ -22,6 +22,7 @@
 //   progress: {"event":"progress","done":N,"total":M}
 //   summary:  {"event":"summary","pairs":N,"accuracy":A,"mean_margin":M,"ties":K,"model":...}
 // accuracy = fraction of pairs with score_chosen > score_rejected (as RmTask::accuracy counts).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -55,7 +56,14 @@ struct TextPair {
     std::string annotator;       // "" for dataset records
     std::string prompt, chosen, rejected;
     std::string split;           // "train" | "eval" when the model's run trained on this dataset, else ""
+    bool conversational = false; // the prompt has role-tagged turns
 };
+
+bool has_roles(const data::Messages& m) {
+    for (const auto& msg : m)
+        if (!msg.role.empty()) return true;
+    return false;
+}
 
 // What the reward-model run that produced RM_DIR trained with: <run>/config.yaml beside
 // <run>/final. Unknown (defaults, no split) for any other folder.
@@ -88,7 +96,7 @@ std::vector<TextPair> dataset_pairs(store::Project& project, const std::string& 
     project.for_each_record(ds->id, [&](store::StoredRecord&& r) {
         if (r.record.kind != data::RecordKind::Preference) return;
         all.push_back({r.id, name, "", join_messages(r.record.pref.prompt), join_messages(r.record.pref.chosen),
-                       join_messages(r.record.pref.rejected), ""});
+                       join_messages(r.record.pref.rejected), "", has_roles(r.record.pref.prompt)});
     });
     if (all.empty()) throw Error(project.dir() + ": --dataset: '" + name + "' holds no preference pairs");
     const bool splittable = run.known && run.dataset == name;
@@ -116,7 +124,7 @@ std::vector<TextPair> comparison_pairs(store::Project& project, int64_t limit) {
         if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
         const bool a = l.choice == store::Choice::A;
         out.push_back({l.comparison_id, "comparisons", l.annotator, join_messages(l.prompt),
-                       a ? l.completion_a : l.completion_b, a ? l.completion_b : l.completion_a, ""});
+                       a ? l.completion_a : l.completion_b, a ? l.completion_b : l.completion_a, "", has_roles(l.prompt)});
     }
     if (out.empty()) throw Error(project.dir() + ": --comparisons: no comparison has an A or B label yet");
     return out;
@@ -226,6 +234,20 @@ int run_score(cli::Args& args) {
     }
     rm->eval();
     Encoder enc{text::Tokenizer::from_file(model_dir), lengths.max_prompt};
+    // Known gap: `rlhf train` can render conversational records with the model's chat template
+    // (data.chat_template); this command scores them as the plain "role: content" join. Say so
+    // where it matters instead of printing scores that silently differ from training.
+    {
+        std::ifstream in(fs::path(model_dir) / "tokenizer_config.json", std::ios::binary);
+        const auto tc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+        const bool templated = (tc.is_object() && tc.contains("chat_template") && !tc["chat_template"].is_null()) ||
+                               fs::exists(fs::path(model_dir) / "chat_template.jinja");
+        const bool conversational = std::any_of(pairs.begin(), pairs.end(), [](const TextPair& p) { return p.conversational; });
+        if (templated && conversational)
+            std::fprintf(stderr, "rlhf score: %s has a chat template; conversational pairs are scored as plain "
+                                 "\"role: content\" text, which differs from a run trained with data.chat_template: model\n",
+                         model_dir.c_str());
+    }
 
     // Pair lines go to --out (written to a temporary name, renamed when complete) or stdout.
     std::ofstream file;
