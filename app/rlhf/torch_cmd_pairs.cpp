@@ -151,10 +151,15 @@ struct Generator {
     std::optional<text::ChatTemplate> chat;  // set when the folder has a chat template
     generate::GenerateOptions options;
 
-    // `rlhf generate --chat` for a model with a template (role-less turns become user turns),
-    // plain `rlhf generate` otherwise: the text with the tokenizer's special tokens (BOS).
+    // A conversational prompt (turns with roles) through the model's chat template, as
+    // `rlhf generate --chat` renders one; a plain-text prompt (TRL's standard format: one
+    // role-less message) is continued as text, as plain `rlhf generate` does: the text with the
+    // tokenizer's special tokens (BOS). TRL applies templates to conversational data only, and the
+    // demo's review openings are continuations, not questions.
     std::vector<int32_t> encode(const data::Messages& prompt) const {
-        if (chat) {
+        const bool conversational =
+            std::any_of(prompt.begin(), prompt.end(), [](const data::Message& m) { return !m.role.empty(); });
+        if (chat && conversational) {
             json messages = json::array();
             for (const auto& m : prompt) messages.push_back({{"role", m.role.empty() ? "user" : m.role}, {"content", m.content}});
             return tok->encode(chat->render(messages, /*add_generation_prompt=*/true), /*add_special_tokens=*/false);

@@ -3,8 +3,8 @@
 # with LibTorch (the command is torch_cmd_pairs.cpp), so they exist only in torch builds.
 if(RLHF_WITH_TORCH AND TARGET rlhf AND TARGET rlhf_demo)
   rlhf_add_test(test_pairs_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pairs_cli.cpp
-                LIBS rlhf_store rlhf_demo LABELS cli TIMEOUT 300)
+                LIBS rlhf_store rlhf_demo LABELS cli TIMEOUT 900)
   rlhf_add_test(test_ui_labeling_generate SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_labeling_generate.cpp
-                LIBS rlhf_ui LABELS ui TIMEOUT 300 QT_WIDGETS)
+                LIBS rlhf_ui LABELS ui TIMEOUT 900 QT_WIDGETS)
   add_dependencies(test_ui_labeling_generate rlhf)  # the panel runs `rlhf pairs` as its child
 endif()

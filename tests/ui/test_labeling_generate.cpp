@@ -48,9 +48,9 @@ private Q_SLOTS:
         const QString demo = temp_.filePath(QStringLiteral("demo"));
         QProcess p;
         p.start(QStringLiteral(RLHF_CLI_PATH),
-                {QStringLiteral("demo"), QStringLiteral("--project"), demo, QStringLiteral("--reviews"), QStringLiteral("400"),
-                 QStringLiteral("--sft-steps"), QStringLiteral("30"), QStringLiteral("--pairs"), QStringLiteral("2")});
-        QVERIFY(p.waitForFinished(240000));
+                {QStringLiteral("demo"), QStringLiteral("--project"), demo, QStringLiteral("--reviews"), QStringLiteral("200"),
+                 QStringLiteral("--sft-steps"), QStringLiteral("5"), QStringLiteral("--pairs"), QStringLiteral("1")});
+        QVERIFY(p.waitForFinished(540000));
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
 
         // A fresh project with the demo model under models/a and a copy under models/b (two

@@ -29,7 +29,7 @@ struct Run {
     QByteArray out, err;
 };
 
-Run rlhfCli(const QStringList& args, int timeoutMs = 240000) {
+Run rlhfCli(const QStringList& args, int timeoutMs = 540000) {
     QProcess p;
     p.start(QStringLiteral(RLHF_CLI_PATH), args);
     if (!p.waitForStarted(30000)) return {-1, {}, "did not start"};
@@ -73,8 +73,8 @@ private Q_SLOTS:
     void initTestCase() {
         QVERIFY(temp_.isValid());
         const QString demo = temp_.filePath(QStringLiteral("demo"));
-        Run d = rlhfCli({QStringLiteral("demo"), QStringLiteral("--project"), demo, QStringLiteral("--reviews"), QStringLiteral("400"),
-                         QStringLiteral("--sft-steps"), QStringLiteral("30"), QStringLiteral("--pairs"), QStringLiteral("2")});
+        Run d = rlhfCli({QStringLiteral("demo"), QStringLiteral("--project"), demo, QStringLiteral("--reviews"), QStringLiteral("200"),
+                         QStringLiteral("--sft-steps"), QStringLiteral("5"), QStringLiteral("--pairs"), QStringLiteral("1")});
         QVERIFY2(d.code == 0, d.err.constData());
         model_ = QDir(demo).filePath(QStringLiteral("models/sft"));
         // Model B: the same weights in another folder (another model for the store and win rate).
