@@ -176,8 +176,18 @@ void RolloutView::render() {
                             : tr("Token background: advantage; green = positive, red = negative; full colour at "
                                  "|advantage| = %1.").arg(scale_, 0, 'g', 3));
     } else {
-        legend_->setText(kl ? tr("No per-token KL was logged for this step.")
-                            : tr("No per-token advantage was logged for this step."));
+        // Logged but zero everywhere (e.g. KL at step 1, before the policy has moved off the
+        // reference) reads differently from not logged at all.
+        bool logged = false;
+        for (const RolloutSample& s : samples_)
+            for (const RolloutToken& t : s.tokens) logged = logged || valueOf(shadeBy_, t).has_value();
+        if (logged) {
+            legend_->setText(kl ? tr("KL to the reference is 0 on every token of this step (the policy still equals the reference).")
+                                : tr("The advantage is 0 on every token of this step."));
+        } else {
+            legend_->setText(kl ? tr("No per-token KL was logged for this step.")
+                                : tr("No per-token advantage was logged for this step."));
+        }
     }
     QTextDocument* doc = text_->document();
     doc->clear();
