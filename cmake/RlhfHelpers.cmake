@@ -55,6 +55,9 @@ function(rlhf_add_test name)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 600)
   endif()
+  # Qt Test kills a test function after 300 s by default, whatever CTest allows: on a loaded
+  # 2-core CI machine a long learning test needs the whole CTest budget, so hand it to Qt too.
+  math(EXPR qt_function_timeout_ms "${A_TIMEOUT} * 1000")
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-      ENVIRONMENT "QT_QPA_PLATFORM=offscreen")
+      ENVIRONMENT "QT_QPA_PLATFORM=offscreen;QTEST_FUNCTION_TIMEOUT=${qt_function_timeout_ms}")
 endfunction()
