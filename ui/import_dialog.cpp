@@ -48,7 +48,7 @@ ImportDialog::ImportDialog(Engine* engine, QWidget* parent) : QDialog(parent), e
     auto* fileRow = new QHBoxLayout;
     fileRow->addWidget(file_, 1);
     fileRow->addWidget(browse);
-    form->addRow(tr("&File"), fileRow);
+    form->addRow(tr("File"), fileRow);
     dataset_ = new QLineEdit(this);
     dataset_->setObjectName(QStringLiteral("importDataset"));
     dataset_->setPlaceholderText(tr("the file's name"));

@@ -145,7 +145,7 @@ TrainPanel::TrainPanel(Engine* engine, QWidget* parent) : QWidget(parent), engin
     lr_->setSingleStep(1e-6);
     maxSteps_ = new QSpinBox(this);
     maxSteps_->setRange(0, 10000000);
-    maxSteps_->setSpecialValueText(tr("epochs"));
+    maxSteps_->setSpecialValueText(tr("0 (by epochs)"));
     batchSize_ = new QSpinBox(this);
     batchSize_->setRange(1, 65536);
     auto* form = new QFormLayout;
