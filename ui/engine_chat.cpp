@@ -14,6 +14,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <mutex>
 
 #include "core/io/error.h"
 #include "core/store/project.h"
@@ -153,6 +154,13 @@ public:
     ChatWorker(QString cli, QStringList args, ChatClient* client)
         : cli_(std::move(cli)), args_(std::move(args)), client_(client) {}
 
+    // Called on the GUI thread by ~ChatClient: after it returns no event is posted to the client
+    // any more (post() holds the same mutex), so the client may go while this worker winds down.
+    void detach() {
+        std::lock_guard<std::mutex> lock(clientMutex_);
+        client_ = nullptr;
+    }
+
     void start() {
         process_ = new QProcess(this);
         connect(process_, &QProcess::readyReadStandardOutput, this, &ChatWorker::readOut);
@@ -199,7 +207,9 @@ private:
     }
 
     void post(const QJsonObject& event) {
+        std::lock_guard<std::mutex> lock(clientMutex_);
         ChatClient* client = client_;
+        if (!client) return;
         QMetaObject::invokeMethod(client, [client, event] { client->onEventForWorker(event); }, Qt::QueuedConnection);
     }
 
@@ -235,7 +245,8 @@ private:
 
     QString cli_;
     QStringList args_;
-    ChatClient* client_;  // outlives this worker: ~ChatClient joins the thread first
+    std::mutex clientMutex_;  // guards client_ (read here, cleared by detach() on the GUI thread)
+    ChatClient* client_;      // null once the client is gone
     QProcess* process_ = nullptr;
     QByteArray buffer_;
     QString lastError_;
@@ -255,16 +266,20 @@ ChatClient::ChatClient(const QString& modelDir, QObject* parent, const QString& 
 }
 
 ChatClient::~ChatClient() {
-    // Blocking here is bounded (shutdown waits ≤ 4 s) and happens only when a model is switched
-    // or the panel closes; the child is told to stop its reply first, so it exits at once.
+    // Never blocks the GUI thread (switching a model mid-reply must not freeze the window): the
+    // worker is detached from this client, then cancels the reply, closes the child's input and
+    // waits for it (≤ 4 s) on its own thread, which then ends and deletes itself and the worker.
     QByteArray cancelLine;
     if (inFlight_ > 0)
         cancelLine = QJsonDocument(QJsonObject{{QStringLiteral("cancel"), inFlight_}}).toJson(QJsonDocument::Compact);
-    QMetaObject::invokeMethod(worker_, [w = worker_, cancelLine] { w->shutdown(cancelLine); }, Qt::BlockingQueuedConnection);
-    thread_->quit();
-    thread_->wait();
-    delete worker_;
-    delete thread_;
+    worker_->detach();
+    QThread* thread = thread_;
+    connect(thread, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(thread, &QThread::finished, thread, &QObject::deleteLater);
+    QMetaObject::invokeMethod(worker_, [w = worker_, thread, cancelLine] {
+        w->shutdown(cancelLine);
+        thread->quit();
+    }, Qt::QueuedConnection);
 }
 
 int ChatClient::send(const QVector<ChatTurn>& messages, const QString& system, const ChatSampling& sampling,

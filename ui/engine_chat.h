@@ -76,7 +76,7 @@ public:
     // Starts the process at once (loading takes a moment; requests sent before `ready` queue up
     // in the child's stdin). `cli` = "" uses Engine::cliPath().
     explicit ChatClient(const QString& modelDir, QObject* parent = nullptr, const QString& cli = QString());
-    ~ChatClient() override;  // closes stdin, waits briefly, kills what is left
+    ~ChatClient() override;  // returns at once; its thread cancels, closes stdin, waits, kills what is left
 
     QString modelDir() const { return modelDir_; }
     bool isReady() const { return ready_; }
