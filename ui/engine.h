@@ -164,6 +164,17 @@ public:
     // terminates the child. A child process keeps LibTorch out of the GUI and a crash of a run
     // out of the window. The CLI is $RLHF_CLI, else `rlhf` next to this binary or on PATH.
     int startTraining(const QString& yaml, bool resume);
+    // The memory the run would need (core/train/memory_estimate.h: weights, gradients, optimizer,
+    // reference, reward model, activations, KV cache) against the machine's available memory.
+    // Reads config.json and safetensors headers only (milliseconds). Model paths: ${PROJECT},
+    // relative to the open project, or run:NAME (the newest completed run of that name).
+    struct MemoryCheck {
+        bool known = false;  // false: a model folder could not be sized (text says why)
+        bool fits = true;    // estimate <= available (true when available is unknown)
+        QString text;        // one line for the status area
+        QString details;     // one line per item, for a tooltip
+    };
+    MemoryCheck estimateTrainMemory(const QString& yaml);
     static QString cliPath();
 
     // Build information for the About dialog: Qt version plus what core reports (LibTorch, CUDA).

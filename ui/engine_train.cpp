@@ -9,12 +9,16 @@
 #include <QSaveFile>
 #include <QStandardPaths>
 
+#include <optional>
+
 #include <yaml-cpp/yaml.h>
 
 #include "core/io/error.h"
 #include "ui/engine.h"
 #ifdef RLHF_UI_HAVE_TRAIN_CONFIG
 #include "core/train/config.h"
+#include "core/train/memory_estimate.h"
+#include "core/store/project.h"
 #endif
 
 namespace rlhf::ui {
@@ -35,6 +39,62 @@ QString Engine::validateTrainConfig(const QString& yaml) {
     }
 #endif
     return QString();
+}
+
+Engine::MemoryCheck Engine::estimateTrainMemory(const QString& yaml) {
+    MemoryCheck check;
+#ifdef RLHF_UI_HAVE_TRAIN_CONFIG
+    try {
+        const train::TrainConfig c = train::parse_train_config(yaml.toStdString(), "config.yaml");
+        const std::string project = projectDir_.toStdString();
+        auto resolve = [&](std::string ref, const char* field) -> std::string {
+            if (ref.empty()) return ref;
+            if (ref.rfind("run:", 0) == 0) {
+                if (!project_) throw rlhf::Error(std::string(field) + ": " + ref + " needs an open project");
+                const std::string wanted = ref.substr(4);
+                for (const store::RunInfo& r : project_->runs())  // newest first, as `rlhf train` picks
+                    if (r.name == wanted && r.status == store::RunStatus::Completed)
+                        return project_->runs_dir() + "/" + std::to_string(r.id) + "/final";
+                throw rlhf::Error(std::string(field) + ": no completed run named '" + wanted + "' yet");
+            }
+            const std::string marker = "${PROJECT}";
+            if (const size_t at = ref.find(marker); at != std::string::npos) ref.replace(at, marker.size(), project);
+            if (!project.empty() && QDir::isRelativePath(QString::fromStdString(ref)) &&
+                QFileInfo::exists(QDir(projectDir_).filePath(QString::fromStdString(ref))))
+                return QDir(projectDir_).filePath(QString::fromStdString(ref)).toStdString();
+            return ref;
+        };
+        const train::ModelFootprint policy = train::read_model_footprint(resolve(c.model.policy, "model.policy"));
+        std::optional<train::ModelFootprint> reference, reward;
+        if (!c.model.reference.empty())
+            reference = train::read_model_footprint(resolve(c.model.reference, "model.reference"));
+        if (!c.model.reward.empty() && (c.algo == train::Algo::Ppo || c.algo == train::Algo::Grpo))
+            reward = train::read_model_footprint(resolve(c.model.reward, "model.reward"));
+        const train::MemoryEstimate e = train::estimate_training_memory(
+            c, policy, reference ? &*reference : nullptr, reward ? &*reward : nullptr);
+        check.known = true;
+        const bool cuda = c.device.rfind("cuda", 0) == 0;
+        const int64_t available = cuda ? -1 : train::available_host_memory();
+        check.fits = available < 0 || e.total <= available;
+        check.text = tr("Estimated memory %1 (%2 parameters)").arg(QString::fromStdString(train::format_bytes(e.total)))
+                         .arg(policy.params);
+        if (available >= 0)
+            check.text += tr(" of %1 available").arg(QString::fromStdString(train::format_bytes(available)));
+        else if (cuda)
+            check.text += tr(" on %1 — compare with its free memory (nvidia-smi)").arg(QString::fromStdString(c.device));
+        QStringList lines;
+        for (const train::MemoryItem& item : e.items)
+            lines << QStringLiteral("%1: %2").arg(QString::fromStdString(item.what),
+                                                  QString::fromStdString(train::format_bytes(item.bytes)));
+        check.details = lines.join(QLatin1Char('\n'));
+    } catch (const std::exception& e) {
+        check.text = tr("Memory not estimated: %1").arg(QString::fromUtf8(e.what()));
+    }
+#else
+    (void)yaml;
+    check.text = tr("Memory not estimated (this build has no core/train).");
+#endif
+    return check;
 }
 
 QString Engine::cliPath() {

@@ -281,8 +281,18 @@ void TrainPanel::applyForm() {
 
 bool TrainPanel::validate() {
     const QString error = Engine::validateTrainConfig(yaml_->toPlainText());
-    status_->setText(error.isEmpty() ? tr("Config is valid.") : tr("Invalid: %1").arg(error));
-    return error.isEmpty();
+    if (!error.isEmpty()) {
+        status_->setText(tr("Invalid: %1").arg(error));
+        status_->setToolTip(QString());
+        return false;
+    }
+    // The estimate is a warning, not a veto: it is approximate, and swap or a smaller real
+    // footprint may still let the run through.
+    const Engine::MemoryCheck memory = engine_->estimateTrainMemory(yaml_->toPlainText());
+    status_->setText(tr("Config is valid. %1%2").arg(memory.text,
+                                                      memory.fits ? QString() : tr(" — the run may not fit!")));
+    status_->setToolTip(memory.details);
+    return true;
 }
 
 int TrainPanel::start(bool resume) {
