@@ -1,5 +1,7 @@
 #include "ui/labeling_panel.h"
 
+#include <cmath>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
@@ -87,6 +89,8 @@ LabelingPanel::LabelingPanel(Engine* engine, QWidget* parent) : QWidget(parent),
     progress_->setObjectName(QStringLiteral("labelProgress"));
     winRate_ = new QLabel(this);
     winRate_->setObjectName(QStringLiteral("winRate"));
+    agreement_ = new QLabel(this);
+    agreement_->setObjectName(QStringLiteral("agreement"));
     for (QWidget* w : std::initializer_list<QWidget*>{annotatorBox_, datasetBox_, pairCount_, make}) {
         w->setFocusPolicy(Qt::ClickFocus);
     }
@@ -276,6 +280,7 @@ LabelingPanel::LabelingPanel(Engine* engine, QWidget* parent) : QWidget(parent),
     layout->addWidget(rationale_);
     layout->addLayout(buttons);
     layout->addWidget(winRate_);
+    layout->addWidget(agreement_);
 
     connect(annotatorBox_, &QComboBox::textActivated, this, &LabelingPanel::setAnnotator);
     connect(make, &QPushButton::clicked, this, [this] {
@@ -594,13 +599,31 @@ void LabelingPanel::refreshWinRate() {
             computeWinRate(w);
             lines << formatWinRate(w);
         }
-        return [self, text = lines.join(QLatin1Char('\n')), machine = std::move(machine)] {
+        // Inter-annotator agreement on shared comparisons, human annotators only.
+        QStringList agreementLines;
+        std::vector<store::Annotator> humans;
+        for (const store::Annotator& a : project.annotators())
+            if (a.labeled > 0 && !isMachineAnnotator(QString::fromStdString(a.name))) humans.push_back(a);
+        for (size_t i = 0; i < humans.size(); ++i)
+            for (size_t j = i + 1; j < humans.size(); ++j) {
+                const store::Agreement g = project.agreement(humans[i].id, humans[j].id);
+                if (g.shared == 0) continue;
+                agreementLines << QStringLiteral("%1 – %2: %3 shared, %4% agree, κ %5")
+                                      .arg(QString::fromStdString(humans[i].name), QString::fromStdString(humans[j].name))
+                                      .arg(g.shared)
+                                      .arg(g.percent, 0, 'f', 1)
+                                      .arg(std::isnan(g.kappa) ? QStringLiteral("undefined") : QString::number(g.kappa, 'f', 3));
+            }
+        return [self, text = lines.join(QLatin1Char('\n')), agreement = agreementLines.join(QLatin1Char('\n')),
+                machine = std::move(machine)] {
             if (!self) return;
             // Merged: pairs that landed while this read ran keep what their JSON line said.
             for (auto it = machine.constBegin(); it != machine.constEnd(); ++it) self->prelabels_[it.key()] = it.value();
             self->updatePrelabelHint();
             self->winRateText_ = text;
             self->winRate_->setText(text.isEmpty() ? QString() : tr("Win rate (95% Wilson): %1").arg(text));
+            self->agreementText_ = agreement;
+            self->agreement_->setText(agreement.isEmpty() ? QString() : tr("Annotator agreement: %1").arg(agreement));
             Q_EMIT self->winRateChanged(text);
         };
     });

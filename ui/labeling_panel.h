@@ -59,6 +59,9 @@ public:
     QLineEdit* rationaleField() const { return rationale_; }
     QString progressText() const;
     QString winRateText() const;
+    // Agreement between the human annotators who labelled the same comparisons, one line per pair:
+    // "alice – bob: 10 shared, 70.0% agree, κ 0.571" (Cohen's kappa over A/B/tie/both bad).
+    QString agreementText() const { return agreementText_; }
     void refreshWinRate();
     // The store's verdict for a screen side given which completion is on the left.
     static store::Choice choiceFor(Side side, bool aOnLeft);
@@ -105,6 +108,7 @@ private:
     QSpinBox* pairCount_;
     QLabel* progress_;
     QLabel* winRate_;
+    QLabel* agreement_;
     QTextBrowser* prompt_;
     QTextBrowser* left_;
     QTextBrowser* right_;
@@ -119,6 +123,7 @@ private:
     int sessionLabels_ = 0;
     qint64 labelledTotal_ = 0;
     QString winRateText_;
+    QString agreementText_;
 
     // generation form
     PairGenerator* generator_;
