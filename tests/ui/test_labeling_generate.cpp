@@ -128,7 +128,10 @@ private Q_SLOTS:
             const store::ComparisonView shown = *panel.current();
             QVERIFY(!expected.count(shown.id));
             // The rule pre-label is shown as a hint, in screen sides, and is not this annotator's label.
-            QVERIFY2(panel.prelabelHint().contains(QStringLiteral("lexicon-judge")), qPrintable(panel.prelabelHint()));
+            // The child stores the comparison before it prints its JSON line, so a pair can be on
+            // screen a moment before its pre-label arrives: the hint follows within that moment.
+            QTRY_VERIFY2_WITH_TIMEOUT(panel.prelabelHint().contains(QStringLiteral("lexicon-judge")),
+                                      qPrintable(panel.prelabelHint()), 30000);
             const store::Choice choice = LabelingPanel::choiceFor(sides[i], shown.a_on_left);
             expected[shown.id] = choice;
             // A's model is models/a (the CLI's model A); count its wins by hand.
