@@ -95,18 +95,22 @@ uint64_t write_dataset(const std::string& path, uint64_t pairs, uint64_t seed) {
 }
 
 nlohmann::json bench_one(const fs::path& root, uint64_t pairs, uint64_t seed) {
-    fs::path file = root / ("hh-" + std::to_string(pairs) + ".jsonl");
-    uint64_t bytes = write_dataset(file.string(), pairs, seed);
+    // With --dir the generated file is kept and reused by the next run with the same size and seed
+    // (profiling the import alone); the project is always fresh.
+    fs::path file = root / ("hh-" + std::to_string(pairs) + "-s" + std::to_string(seed) + ".jsonl");
+    std::error_code ec;
+    uint64_t bytes = fs::exists(file, ec) ? fs::file_size(file) : write_dataset(file.string(), pairs, seed);
+    fs::path project_dir = root / ("project-" + std::to_string(pairs));
+    fs::remove_all(project_dir, ec);
     bool reset = reset_peak_rss();
     double rss_before = peak_rss_mib();
     double cpu_before = cpu_seconds();
-    rlhf::store::Project project = rlhf::store::Project::open((root / ("project-" + std::to_string(pairs))).string());
+    rlhf::store::Project project = rlhf::store::Project::open(project_dir.string());
     rlhf::data::ImportOptions options;
     rlhf::store::ProjectImport r = rlhf::store::import_file_into(project, file.string(), "hh", options);
     double peak = peak_rss_mib();
     double cpu = cpu_seconds() - cpu_before;
     uint64_t db_bytes = fs::file_size(project.database_path());
-    std::error_code ec;
     uint64_t wal_bytes = fs::file_size(project.database_path() + "-wal", ec);
     if (ec) wal_bytes = 0;
     return {{"pairs", pairs},

@@ -37,6 +37,10 @@ constexpr size_t kImportBatchRecords = 4096;
 // Records per transaction of add_prepared_stream at most: fewer commits rewrite the hash index and
 // full-text structure pages into the WAL fewer times.
 constexpr size_t kImportCommitRecords = 65536;
+// Records indexed by one full-text statement of add_prepared_stream at most: each statement ends
+// in a new FTS5 segment, and fewer, larger segments are merged less (the texts of these records
+// stay in memory until indexed: ~4 batches).
+constexpr size_t kImportIndexRecords = 16384;
 
 class Project {
 public:
@@ -68,7 +72,8 @@ public:
     // false, as add_prepared does, but several batches share a transaction, committed once it holds
     // `commit_records` records or has held the write lock `commit_seconds` (other connections, a
     // human label above all, wait at most that long). A crash loses at most the uncommitted batches,
-    // which re-importing the file adds (imports are idempotent). Memory stays one batch.
+    // which re-importing the file adds (imports are idempotent). Memory stays a few batches
+    // (kImportIndexRecords). A helper thread checkpoints the WAL meanwhile (wal_checkpointer.h).
     ImportCounts add_prepared_stream(int64_t dataset_id,
                                      const std::function<bool(std::vector<PreparedRecord>&)>& next_batch,
                                      size_t commit_records = kImportCommitRecords, double commit_seconds = 0.5);
