@@ -5,7 +5,7 @@
 
 #include "core/data/preprocess.h"
 #include "core/io/json_io.h"
-#include "core/io/sha256.h"
+#include "core/data/sha256_hw.h"
 
 namespace rlhf::data {
 
@@ -127,7 +127,7 @@ std::string canonical_content_json(const Record& r) {
 
 std::string content_hash(const Record& r) {
     // Format and line are provenance, not content, and stay out of the hash.
-    return io::sha256_hex(canonical_content_json(r));
+    return sha256_hex_fast(canonical_content_json(r));
 }
 
 }  // namespace rlhf::data
