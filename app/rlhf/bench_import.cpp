@@ -1,15 +1,20 @@
-// rlhf bench import [--pairs 200000] [--small 50000] [--seed 1] — import throughput and memory.
+// rlhf bench import [--pairs 200000] [--small 50000] [--large 0] [--seed 1] [--dir DIR] — import
+// throughput and memory.
 // Writes a seeded HH-RLHF-shaped JSONL ({"chosen": "\n\nHuman: …\n\nAssistant: …", "rejected": …},
 // multi-turn, a few hundred words a pair) into a temp folder, imports it into a fresh project with
 // the same path as `rlhf import`, and prints rows/s and peak RSS. The small size runs first and the
 // peak is reset in between (/proc/self/clear_refs), so equal peaks show that memory does not grow
-// with the file: the importer streams and the store writes in fixed-size batches.
+// with the file: the importer streams and the store writes in fixed-size batches. --large adds a
+// third, bigger size after them. Each line also carries the 1-minute load average at its start
+// (wall time on a shared machine depends on it; CPU seconds per thread much less).
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -94,6 +99,14 @@ uint64_t write_dataset(const std::string& path, uint64_t pairs, uint64_t seed) {
     return fs::file_size(path);
 }
 
+// /proc/loadavg's first field (-1 without /proc).
+double load_average() {
+    std::ifstream f("/proc/loadavg");
+    double load = -1;
+    f >> load;
+    return load;
+}
+
 nlohmann::json bench_one(const fs::path& root, uint64_t pairs, uint64_t seed) {
     // With --dir the generated file is kept and reused by the next run with the same size and seed
     // (profiling the import alone); the project is always fresh.
@@ -102,18 +115,27 @@ nlohmann::json bench_one(const fs::path& root, uint64_t pairs, uint64_t seed) {
     uint64_t bytes = fs::exists(file, ec) ? fs::file_size(file) : write_dataset(file.string(), pairs, seed);
     fs::path project_dir = root / ("project-" + std::to_string(pairs));
     fs::remove_all(project_dir, ec);
+    double load = load_average();
+#ifdef __GLIBC__
+    // Hand the previous size's freed heap back to the kernel (glibc keeps it in its arenas), so
+    // rss_before and the peak measure this import, not what the process kept from the last one.
+    malloc_trim(0);
+#endif
     bool reset = reset_peak_rss();
     double rss_before = peak_rss_mib();
     double cpu_before = cpu_seconds();
-    rlhf::store::Project project = rlhf::store::Project::open(project_dir.string());
+    std::optional<rlhf::store::Project> project(rlhf::store::Project::open(project_dir.string()));
     rlhf::data::ImportOptions options;
-    rlhf::store::ProjectImport r = rlhf::store::import_file_into(project, file.string(), "hh", options);
+    rlhf::store::ProjectImport r = rlhf::store::import_file_into(*project, file.string(), "hh", options);
     double peak = peak_rss_mib();
     double cpu = cpu_seconds() - cpu_before;
-    uint64_t db_bytes = fs::file_size(project.database_path());
-    uint64_t wal_bytes = fs::file_size(project.database_path() + "-wal", ec);
+    uint64_t db_bytes = fs::file_size(project->database_path());
+    uint64_t wal_bytes = fs::file_size(project->database_path() + "-wal", ec);
     if (ec) wal_bytes = 0;
+    project.reset();
+    fs::remove_all(project_dir, ec);  // the generated file stays with --dir; projects are large
     return {{"pairs", pairs},
+            {"load_avg_1m", load},
             {"file_mib", static_cast<double>(bytes) / (1 << 20)},
             {"format", r.summary.format},
             {"inserted", r.counts.inserted},
@@ -125,6 +147,8 @@ nlohmann::json bench_one(const fs::path& root, uint64_t pairs, uint64_t seed) {
             {"rows_per_cpu_s", static_cast<double>(r.summary.records_ok) / cpu},
             {"reader_cpu_seconds", r.reader_cpu_seconds},
             {"writer_cpu_seconds", r.writer_cpu_seconds},
+            // The WAL checkpoint helper and the rest of the process.
+            {"other_cpu_seconds", cpu - r.reader_cpu_seconds - r.writer_cpu_seconds},
             {"mib_per_s", static_cast<double>(bytes) / (1 << 20) / r.seconds},
             {"rss_before_mib", rss_before},
             {"peak_rss_mib", peak},
@@ -135,17 +159,23 @@ nlohmann::json bench_one(const fs::path& root, uint64_t pairs, uint64_t seed) {
 int run_bench_import(rlhf::cli::Args& args) {
     long long pairs = args.get_int("pairs", 200000);
     long long small = args.get_int("small", 50000);
+    long long large = args.get_int("large", 0);
     long long seed = args.get_int("seed", 1);
     std::string keep = args.get("dir", "");
     args.finish();
-    if (pairs <= 0 || small < 0) throw rlhf::UsageError("rlhf bench import: --pairs must be > 0 and --small >= 0");
+    if (pairs <= 0 || small < 0 || large < 0)
+        throw rlhf::UsageError("rlhf bench import: --pairs must be > 0, --small and --large >= 0");
     fs::path root = keep.empty() ? fs::temp_directory_path() / ("rlhf-bench-import-" + std::to_string(getpid()))
                                  : fs::path(keep);
     fs::create_directories(root);
     try {
         if (small > 0 && small != pairs)
             std::printf("%s\n", bench_one(root, static_cast<uint64_t>(small), static_cast<uint64_t>(seed)).dump().c_str());
+        std::fflush(stdout);
         std::printf("%s\n", bench_one(root, static_cast<uint64_t>(pairs), static_cast<uint64_t>(seed)).dump().c_str());
+        std::fflush(stdout);
+        if (large > 0 && large != pairs)
+            std::printf("%s\n", bench_one(root, static_cast<uint64_t>(large), static_cast<uint64_t>(seed)).dump().c_str());
     } catch (...) {
         if (keep.empty()) fs::remove_all(root);
         throw;
@@ -156,6 +186,6 @@ int run_bench_import(rlhf::cli::Args& args) {
 
 }  // namespace
 
-RLHF_CLI_BENCH(import, "rlhf bench import [--pairs 200000] [--small 50000] [--seed 1] [--dir DIR]",
+RLHF_CLI_BENCH(import, "rlhf bench import [--pairs 200000] [--small 50000] [--large 0] [--seed 1] [--dir DIR]",
                "Generate an HH-RLHF-shaped JSONL and import it into a fresh project: rows/s, peak RSS.",
                run_bench_import);
