@@ -1,14 +1,23 @@
 // rlhf bench generate — prefill and decode throughput (tokens/s) and peak memory at batch 1 and
 // batch 16, for a model folder or a random model of any family built on the spot (--random),
-// which --save can write out in Hugging Face layout for tests and demos. Greedy decoding through
-// the same KV cache and forward as core/generate; random prompt ids, no tokenizer needed.
-// Figures are printed, never asserted.
+// which --save can write out in Hugging Face layout for tests and demos. Random prompt ids, no
+// tokenizer needed. Figures are printed, never asserted.
+//
+// Two passes per batch: "model" is greedy decoding straight through the KV cache and forward
+// (what the model costs); "generate()" runs core/generate's whole loop (masks, sampler, stop
+// checks, streaming) greedily and with sampling (temperature 0.7, top-k 50, top-p 0.9, the
+// settings many generation_config.json files carry). Each line also prints tokens per CPU
+// second (user + system time of all threads), which a loaded machine distorts far less than
+// wall time, and an FNV-1a hash of the generated ids, so a speed change can be checked to
+// leave the tokens unchanged.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include <torch/torch.h>
 
@@ -19,6 +28,7 @@
 #endif
 
 #include "app/rlhf/cli.h"
+#include "core/generate/generate.h"
 #include "core/io/error.h"
 #include "core/model/checkpoint.h"
 #include "core/model/model.h"
@@ -36,6 +46,24 @@ double peak_rss_mib() {
         if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
     return 0.0;
 }
+
+// User + system CPU seconds of this process, all threads.
+double cpu_seconds() {
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+}
+
+// FNV-1a over token ids: a fingerprint of what was generated, for before/after comparisons.
+uint64_t fnv1a(uint64_t h, int64_t token) {
+    for (int i = 0; i < 8; ++i) {
+        h ^= static_cast<uint64_t>(token >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
 
 // Presets: "tiny" ~1M and "small" ~10M parameters with a 2048/8192-token vocabulary; "medium"
 // ~30M (8 layers of 512, a GPT-2 shape between the demo and gpt2-124M); "demo" is the shape of
@@ -71,7 +99,10 @@ int run_bench_generate(cli::Args& args) {
     const long long new_tokens = args.get_int("new-tokens", 64);
     const long long threads = args.get_int("threads", 0);
     const long long seed = args.get_int("seed", 0);
+    const long long only_batch = args.get_int("batch", 0);  // 0 = both 1 and 16
+    const bool with_generate = !args.flag("model-only");
     args.finish();
+    if (only_batch < 0) throw UsageError("rlhf bench generate: --batch must be positive (0 = 1 and 16)");
     if (dir.empty() == random_family.empty())
         throw UsageError("rlhf bench generate: give exactly one of --model DIR or --random FAMILY");
     if (prompt_len <= 0 || new_tokens <= 0) throw UsageError("rlhf bench generate: lengths must be positive");
@@ -109,7 +140,9 @@ int run_bench_generate(cli::Args& args) {
 
     torch::NoGradGuard no_grad;
     auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
-    for (int64_t batch : {int64_t(1), int64_t(16)}) {
+    std::vector<int64_t> batches = {1, 16};
+    if (only_batch > 0) batches = {static_cast<int64_t>(only_batch)};
+    for (int64_t batch : batches) {
         auto ids = torch::randint(0, cfg.vocab_size, {batch, prompt_len}, gen, torch::kLong).to(device);
         // Warm-up (allocator, OpenMP pool, kernels) on a short run, not timed.
         {
@@ -124,17 +157,24 @@ int run_bench_generate(cli::Args& args) {
 #endif
         auto cache = model::KvCache::allocate(cfg, batch, prompt_len + new_tokens, lm->dtype(), device);
         auto t0 = Clock::now();
+        double c0 = cpu_seconds();
         auto hidden = lm->forward_hidden(ids, {}, &cache);
         auto logits = lm->lm_logits(hidden.narrow(1, prompt_len - 1, 1)).squeeze(1);  // (B, V)
         auto next = logits.argmax(-1, /*keepdim=*/true);                               // (B, 1)
-        double prefill_s = seconds_since(t0, device);
+        double prefill_s = seconds_since(t0, device), prefill_cpu = cpu_seconds() - c0;
+        std::vector<torch::Tensor> steps = {next};
         auto t1 = Clock::now();
+        double c1 = cpu_seconds();
         for (int64_t i = 1; i < new_tokens; ++i) {
             logits = lm->forward(next, {}, &cache).squeeze(1);
             next = logits.argmax(-1, true);
+            steps.push_back(next);
         }
         next.to(torch::kCPU);  // wait for the last token
-        double decode_s = seconds_since(t1, device);
+        double decode_s = seconds_since(t1, device), decode_cpu = cpu_seconds() - c1;
+        auto all = torch::cat(steps, 1).to(torch::kCPU).contiguous();  // (B, N)
+        uint64_t hash = kFnvOffset;
+        for (int64_t k = 0; k < all.numel(); ++k) hash = fnv1a(hash, all.data_ptr<int64_t>()[k]);
         double prefill_tps = batch * prompt_len / prefill_s;
         double decode_tps = batch * (new_tokens - 1) / decode_s;
         double kv_mib = 0;
@@ -153,12 +193,57 @@ int run_bench_generate(cli::Args& args) {
             s << std::fixed << "peak RSS " << peak_rss_mib() << " MiB";
             mem = s.str();
         }
-        std::printf("batch %2lld: prefill %lld tokens %8.1f tok/s (%.3f s) | decode %lld tokens %8.1f tok/s "
-                    "(%.2f ms/step) | KV cache %.1f MiB | %s\n",
+        auto per_cpu = [](double tokens, double cpu) { return cpu > 0 ? tokens / cpu : 0.0; };
+        std::printf("batch %2lld: prefill %lld tokens %8.1f tok/s (%.3f s; %.1f tok/CPU-s) | decode %lld tokens "
+                    "%8.1f tok/s (%.2f ms/step; %.1f tok/CPU-s) | KV cache %.1f MiB | %s | ids fnv %016llx\n",
                     (long long)batch, (long long)(batch * prompt_len), prefill_tps, prefill_s,
-                    (long long)(batch * (new_tokens - 1)), decode_tps, 1000.0 * decode_s / (new_tokens - 1), kv_mib,
-                    mem.c_str());
+                    per_cpu(double(batch * prompt_len), prefill_cpu), (long long)(batch * (new_tokens - 1)),
+                    decode_tps, 1000.0 * decode_s / (new_tokens - 1),
+                    per_cpu(double(batch * (new_tokens - 1)), decode_cpu), kv_mib, mem.c_str(),
+                    (unsigned long long)hash);
         std::fflush(stdout);
+        if (!with_generate) continue;
+
+        // The same prompts through core/generate: greedy, then sampled. No EOS, so every row
+        // runs the full length; the first streamed token marks the end of the prefill.
+        std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
+        auto ids_cpu = ids.to(torch::kCPU).contiguous();
+        for (int64_t r = 0; r < batch; ++r)
+            for (int64_t t = 0; t < prompt_len; ++t)
+                prompts[r].push_back(static_cast<int32_t>(ids_cpu[r][t].item<int64_t>()));
+        for (bool sampled : {false, true}) {
+            generate::GenerateOptions o;
+            o.max_new_tokens = new_tokens;
+            o.sampling.do_sample = sampled;
+            o.sampling.temperature = 0.7;
+            o.sampling.top_k = 50;
+            o.sampling.top_p = 0.9;
+            o.sampling.seed = static_cast<uint64_t>(seed);
+            Clock::time_point first{};
+            double first_cpu = 0;
+            bool got_first = false;
+            o.on_token = [&](int64_t, int32_t) {
+                if (got_first) return;
+                got_first = true;
+                first = Clock::now();
+                first_cpu = cpu_seconds();
+            };
+            auto g0 = Clock::now();
+            double gc0 = cpu_seconds();
+            auto res = generate::generate(*lm, prompts, o);
+            double total_s = seconds_since(g0, device), total_cpu = cpu_seconds() - gc0;
+            double dec_s = std::chrono::duration<double>(Clock::now() - first).count();
+            double dec_cpu = cpu_seconds() - first_cpu;
+            uint64_t h = kFnvOffset;
+            for (const auto& row : res.tokens)
+                for (int32_t tok : row) h = fnv1a(h, tok);
+            std::printf("batch %2lld: generate() %-35s prefill+first token %.3f s | decode %8.1f tok/s "
+                        "(%.2f ms/step; %.1f tok/CPU-s) | total %.1f CPU-s | ids fnv %016llx\n",
+                        (long long)batch, sampled ? "sampled (T 0.7, top-k 50, top-p 0.9)" : "greedy",
+                        total_s - dec_s, batch * (new_tokens - 1) / dec_s, 1000.0 * dec_s / (new_tokens - 1),
+                        per_cpu(double(batch * (new_tokens - 1)), dec_cpu), total_cpu, (unsigned long long)h);
+            std::fflush(stdout);
+        }
     }
     return 0;
 }
@@ -168,5 +253,6 @@ int run_bench_generate(cli::Args& args) {
 RLHF_CLI_BENCH(generate,
                "rlhf bench generate (--model DIR | --random gpt2|llama|mistral|qwen2|qwen3 [--size demo|tiny|small|medium] "
                "[--save DIR]) [--dtype f32|bf16|f16] [--device cpu|cuda] [--prompt-len N] [--new-tokens N] "
-               "[--threads N] [--seed S]",
-               "Prefill/decode tokens per second and peak memory at batch 1 and 16.", run_bench_generate);
+               "[--threads N] [--seed S] [--batch N] [--model-only]",
+               "Prefill/decode tokens per second (wall and per CPU second) and peak memory at batch 1 and 16 "
+               "(--batch: one batch size), through the model and through core/generate (--model-only skips that).", run_bench_generate);

@@ -48,13 +48,45 @@ torch::Tensor apply_repetition_penalty(const torch::Tensor& logits, const torch:
     return torch::where(seen, penalised, logits);
 }
 
+namespace {
+// top-k followed by top-p, with the nucleus found among the k survivors instead of by sorting
+// the whole vocabulary: topk already returns them sorted, and every other token is -inf after
+// top-k, so it sits first in filter_top_p's ascending sort and adds exactly 0 to its cumulative
+// sum. Same kept set (the softmax normaliser is summed in another order, which can move a
+// token whose cumulative probability is within float rounding of 1 - top_p — never seen in
+// practice); a full sort of (B, V) costs O(V log V) per row per step (~50k entries for GPT-2,
+// ~150k for Qwen) against O(V) for topk: 5.0 -> 0.8 ms per row per step at V = 152k, 1 thread.
+// Undefined when a row has ties at the k-th logit (filter_top_k keeps them all): the caller
+// then takes the sorting path. Requires k < V.
+torch::Tensor filter_top_k_top_p(const torch::Tensor& logits, int64_t k, double top_p) {
+    // One more than k: the (k+1)-th largest equal to the k-th means filter_top_k keeps a tie
+    // beyond k (a full pass comparing against the k-th costs as much as topk itself).
+    auto [vals1, idx1] = logits.topk(k + 1, -1);                        // (B, k+1) descending
+    if (vals1.select(-1, k).eq(vals1.select(-1, k - 1)).any().item<bool>()) return {};
+    auto asc = vals1.narrow(-1, 0, k).flip({-1});                       // (B, k) ascending
+    auto asc_idx = idx1.narrow(-1, 0, k).flip({-1});
+    auto cum = asc.softmax(-1).cumsum(-1);                              // (B, k)
+    auto remove = cum <= (1.0 - top_p);
+    remove.narrow(-1, k - 1, 1).fill_(false);                           // keep the most likely
+    auto kept = asc.masked_fill(remove, kNegInf);                       // (B, k)
+    return torch::full_like(logits, kNegInf).scatter_(-1, asc_idx, kept);  // (B, V)
+}
+}  // namespace
+
 torch::Tensor process_logits(const torch::Tensor& logits_in, const torch::Tensor& seen, const SamplingParams& p) {
     auto logits = apply_repetition_penalty(logits_in.to(torch::kFloat32), seen, p.repetition_penalty);
     bool greedy = !p.do_sample || p.temperature <= 0.0;
     if (greedy) return logits;
     if (p.temperature != 1.0) logits = logits / p.temperature;
-    logits = filter_top_k(logits, p.top_k);
-    logits = filter_top_p(logits, p.top_p);
+    torch::Tensor fused;
+    if (p.top_k > 0 && p.top_k < logits.size(-1) && p.top_p < 1.0)
+        fused = filter_top_k_top_p(logits, p.top_k, p.top_p);
+    if (fused.defined()) {
+        logits = fused;
+    } else {
+        logits = filter_top_k(logits, p.top_k);
+        logits = filter_top_p(logits, p.top_p);
+    }
     logits = filter_min_p(logits, p.min_p);
     return logits;
 }
@@ -89,9 +121,10 @@ std::pair<torch::Tensor, torch::Tensor> Sampler::next(const torch::Tensor& logit
         // (cdf equal to its predecessor's) is never chosen.
         tokens = torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true)
                      .clamp_max(processed.size(-1) - 1).squeeze(-1);  // (B)
-        // Float rounding at the very top of the CDF could land on a filtered tail token.
+        // Float rounding at the very top of the CDF could land on a filtered tail token. The
+        // (B, V) argmax fallback is only computed when that happened (a full pass otherwise).
         auto chosen_p = probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
-        tokens = torch::where(chosen_p > 0, tokens, probs.argmax(-1));
+        if (!chosen_p.gt(0).all().item<bool>()) tokens = torch::where(chosen_p > 0, tokens, probs.argmax(-1));
     }
     auto token_logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);  // (B)
     return {tokens, token_logp};

@@ -2,6 +2,7 @@
 // sliding window, and the one attention function (SDPA where LibTorch has it, math otherwise).
 // B = batch, T = new positions, S = key positions, H = heads, D = head_dim.
 #include <cmath>
+#include <limits>
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -71,7 +72,10 @@ torch::Tensor rope_inv_freq(const ModelConfig& config) {
 }
 
 std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const ModelConfig& config, const torch::Tensor& positions) {
-    auto inv_freq = rope_inv_freq(config).to(positions.device());               // (D/2)
+    return rope_cos_sin(rope_inv_freq(config).to(positions.device()), positions);
+}
+
+std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& inv_freq, const torch::Tensor& positions) {
     auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq;        // (B, T, D/2)
     auto emb = torch::cat({freqs, freqs}, -1);                                  // (B, T, D)
     return {emb.cos(), emb.sin()};
@@ -170,23 +174,52 @@ torch::Tensor attention_math(const torch::Tensor& q, const torch::Tensor& k_in, 
     return torch::matmul(probs, v);
 }
 
-torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
-                        const torch::Tensor& mask, bool is_causal) {
-    int64_t n_rep = q.size(1) / k_in.size(1);
-    auto k = repeat_kv(k_in, n_rep), v = repeat_kv(v_in, n_rep);
-#if TORCH_VERSION_MAJOR >= 2
-    // Picks flash / memory-efficient kernels on CUDA; the scale defaults to 1/sqrt(D).
+namespace {
+// The one SDPA call: at::scaled_dot_product_attention on LibTorch 2.x, the private 1.13 kernel
+// otherwise. q: (B, Hq, T, D); k, v: (B, Hq, S, D) (same head count); mask broadcastable to
+// (B, Hq, T, S).
+torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                   const torch::Tensor& mask, bool is_causal) {
     c10::optional<at::Tensor> m;
     if (mask.defined()) m = mask;
+#if TORCH_VERSION_MAJOR >= 2
+    // Picks flash / memory-efficient kernels on CUDA; the scale defaults to 1/sqrt(D).
     return at::scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0, /*is_causal=*/is_causal && !mask.defined());
 #else
     // LibTorch 1.13 only has the private kernel; a bool mask means true = attend, as in 2.x.
-    c10::optional<at::Tensor> m;
-    if (mask.defined()) m = mask;
     return std::get<0>(at::_scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0,
                                                          /*need_attn_weights=*/false,
                                                          /*is_causal=*/is_causal && !mask.defined()));
 #endif
+}
+}  // namespace
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
+                        const torch::Tensor& mask, bool is_causal) {
+    const int64_t n_rep = q.size(1) / k_in.size(1);
+    if (q.size(2) == 1 && (mask.defined() || !is_causal)) {
+        // Decoding one token. With grouped-query attention the n_rep query heads of a group
+        // become n_rep query rows against that group's keys, (B, Hkv, n_rep, D) x (B, Hkv, S, D),
+        // so the cache is read in place: repeat_kv would copy all of K and V, 2 x (B, H, S, D),
+        // in every layer at every step (at batch 16 as many bytes as the weights). A decode mask
+        // (B, 1, 1, S) broadcasts over the rows; the softmax is row-wise, so nothing else changes.
+        const int64_t b = q.size(0), h_kv = k_in.size(1), d = q.size(3);
+        auto qg = q.reshape({b, h_kv, n_rep, d});  // (B, Hkv, n_rep, D), a view
+#if TORCH_VERSION_MAJOR >= 2
+        auto y = sdpa(qg, k_in, v_in, mask, false);
+#else
+        // LibTorch 1.13's math kernel divides the whole key tensor by D^(1/4) (a copy of K per
+        // layer per step, as many bytes as the weights at batch 16) and turns a bool mask into a
+        // float one; here the scale goes on the single query row and the mask fills scores in
+        // place. Same softmax(q k^T / sqrt(D)) v up to float rounding.
+        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+        auto scores = torch::matmul(qg * scale, k_in.transpose(-2, -1));  // (B, Hkv, n_rep, S)
+        if (mask.defined()) scores.masked_fill_(mask.logical_not(), -std::numeric_limits<double>::infinity());
+        auto y = torch::matmul(torch::softmax(scores, -1), v_in);         // (B, Hkv, n_rep, D)
+#endif
+        return y.reshape({b, h_kv * n_rep, 1, d});  // (B, H, 1, D)
+    }
+    return sdpa(q, repeat_kv(k_in, n_rep), repeat_kv(v_in, n_rep), mask, is_causal);
 }
 
 }  // namespace rlhf::model

@@ -121,7 +121,8 @@ TORCH_MODULE(LlamaModel);
 
 class LlamaLM : public CausalLM {
 public:
-    explicit LlamaLM(const ModelConfig& c) : CausalLM(c), model(register_module("model", LlamaModel(c))) {
+    explicit LlamaLM(const ModelConfig& c)
+        : CausalLM(c), model(register_module("model", LlamaModel(c))), inv_freq_(rope_inv_freq(c)) {
         if (!c.tie_word_embeddings)
             lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false, false));
     }
@@ -129,7 +130,12 @@ public:
     torch::Tensor forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                  KvCache* cache) override {
         auto ctx = make_attention_context(config_, input_ids, attention_mask, cache);
-        auto [cos, sin] = rope_cos_sin(config_, ctx.positions);  // (B, T, D) float32
+        // The inverse frequencies depend on the config only: built once, at construction (not a
+        // registered buffer, so they never enter the state dict; never written here, so
+        // concurrent forwards stay safe). On another device, a copy per call.
+        const auto dev = ctx.positions.device();
+        auto inv_freq = inv_freq_.device() == dev ? inv_freq_ : inv_freq_.to(dev);  // (D/2)
+        auto [cos, sin] = rope_cos_sin(inv_freq, ctx.positions);  // (B, T, D) float32
         auto x = at::embedding(model->embed_tokens->weight, input_ids);  // (B, T, C)
         for (size_t i = 0; i < model->blocks.size(); ++i)
             x = model->blocks[i]->forward(x, cos, sin, ctx, cache, static_cast<int64_t>(i));
@@ -146,6 +152,9 @@ public:
 
     LlamaModel model;
     Linear lm_head{nullptr};
+
+private:
+    torch::Tensor inv_freq_;  // (D/2) float32 RoPE inverse frequencies, on the CPU
 };
 
 }  // namespace

@@ -125,6 +125,9 @@ std::shared_ptr<CausalLM> make_random_model(const ModelConfig& config, uint64_t 
 // Rotary embedding tables for positions (B, T): cos, sin (B, T, D), float32, HF's layout
 // (frequencies repeated twice, rotate_half convention).
 std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const ModelConfig& config, const torch::Tensor& positions);
+// The same from inverse frequencies computed once (rope_inv_freq on positions' device): a decode
+// step then skips rebuilding them (several small ops, more with llama3 scaling).
+std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& inv_freq, const torch::Tensor& positions);
 // The inverse frequencies (D/2) after rope_scaling, float32.
 torch::Tensor rope_inv_freq(const ModelConfig& config);
 // x: (B, H, T, D); cos/sin: (B, T, D).
@@ -142,7 +145,8 @@ AttentionContext make_attention_context(const ModelConfig& config, const torch::
                                         const torch::Tensor& attention_mask, const KvCache* cache);
 
 // softmax(q k^T / sqrt(D) + mask) v. q: (B, H, T, D); k, v: (B, Hkv, S, D) (GQA heads are
-// repeated here). mask: (B, 1, T, S) bool or undefined. Returns (B, H, T, D).
+// repeated here; a single decoded query (T = 1) reads them in place per group, without the
+// copies LibTorch 1.13's kernel makes). mask: (B, 1, T, S) bool or undefined. Returns (B, H, T, D).
 // Uses at::scaled_dot_product_attention on LibTorch 2.x, the private 1.13 kernel otherwise.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask, bool is_causal);

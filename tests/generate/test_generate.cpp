@@ -116,6 +116,72 @@ private Q_SLOTS:
         QVERIFY2(std::abs(frac0 - 2.0 / 3.0) < 0.03, qPrintable(QString::number(frac0)));
     }
 
+    // top-k then top-p on realistic logits (8 rows over a 5000-token vocabulary, temperature 0.7):
+    // process_logits finds the nucleus among the k survivors (no full sort); the truth is the
+    // two documented filters applied one after the other, each checked by hand above. Kept sets
+    // and kept values must be identical. Row 7 has ties at the k-th logit, where filter_top_k keeps
+    // them all: a batch with that row must give the same answer too.
+    void top_k_top_p_equals_filters_in_sequence_data() {
+        QTest::addColumn<int>("rows");
+        QTest::newRow("no ties") << 7;
+        QTest::newRow("tie at the k-th") << 8;
+    }
+    void top_k_top_p_equals_filters_in_sequence() {
+        QFETCH(int, rows);
+        auto gen = at::detail::createCPUGenerator(7);
+        auto all = torch::randn({8, 5000}, gen) * 3.0;  // (B, V)
+        all[7].narrow(0, 0, 60).fill_(10.0f);           // 60 equal maxima > k = 50
+        auto logits = all.narrow(0, 0, rows);
+        for (double top_p : {0.5, 0.9, 0.99}) {
+            SamplingParams sp;
+            sp.do_sample = true;
+            sp.temperature = 0.7;
+            sp.top_k = 50;
+            sp.top_p = top_p;
+            auto got = process_logits(logits, {}, sp);
+            auto want = filter_top_p(filter_top_k(logits / 0.7, 50), top_p);
+            auto got_kept = torch::isfinite(got), want_kept = torch::isfinite(want);
+            QVERIFY2(torch::equal(got_kept, want_kept), qPrintable(QString::number(top_p)));
+            QVERIFY(torch::equal(got.masked_select(got_kept), want.masked_select(want_kept)));
+            // Not a vacuous comparison: at top_p 0.5 the nucleus is strictly inside the top 50.
+            if (top_p == 0.5) QVERIFY(want_kept.sum(-1).lt(50).any().item<bool>());
+        }
+    }
+
+    // Decoding one token takes model::attention's single-query path (GQA groups read in place,
+    // the scale on the query row, the mask filled into the scores); the truth is the float32 math
+    // path that repeats K and V per head. 6 query heads over 2 kv heads (GQA) and over 6 (MHA),
+    // 3 rows, 7 cached keys; row 1 has two padded keys masked out.
+    void single_query_attention_equals_math_path_data() {
+        QTest::addColumn<int>("kv_heads");
+        QTest::newRow("gqa 6/2") << 2;
+        QTest::newRow("mha 6/6") << 6;
+    }
+    void single_query_attention_equals_math_path() {
+        QFETCH(int, kv_heads);
+        auto gen = at::detail::createCPUGenerator(3);
+        auto q = torch::randn({3, 6, 1, 8}, gen);          // (B, H, 1, D)
+        auto k = torch::randn({3, kv_heads, 7, 8}, gen);   // (B, Hkv, S, D)
+        auto v = torch::randn({3, kv_heads, 7, 8}, gen);
+        auto mask = torch::ones({3, 1, 1, 7}, torch::kBool);
+        mask[1][0][0].narrow(0, 0, 2).fill_(false);
+        for (const auto& m : {torch::Tensor(), mask}) {
+            auto got = rlhf::model::attention(q, k, v, m, /*is_causal=*/false);
+            auto want = rlhf::model::attention_math(q, k, v, m, false);
+            QCOMPARE(got.sizes().vec(), (std::vector<int64_t>{3, 6, 1, 8}));
+            QVERIFY2(max_abs_diff(got, want) < 1e-5, qPrintable(QString::number(max_abs_diff(got, want))));
+        }
+        // The mask matters (row 1 differs from the unmasked result), so the check above can fail.
+        auto unmasked = rlhf::model::attention(q, k, v, {}, false);
+        QVERIFY(max_abs_diff(unmasked[1], rlhf::model::attention(q, k, v, mask, false)[1]) > 1e-3);
+        // A strided cache view (the first 7 of 10 allocated positions), as KvCache::update returns.
+        auto cache_k = torch::zeros({3, kv_heads, 10, 8}), cache_v = torch::zeros({3, kv_heads, 10, 8});
+        cache_k.narrow(2, 0, 7).copy_(k);
+        cache_v.narrow(2, 0, 7).copy_(v);
+        auto got = rlhf::model::attention(q, cache_k.narrow(2, 0, 7), cache_v.narrow(2, 0, 7), mask, false);
+        QVERIFY(max_abs_diff(got, rlhf::model::attention_math(q, k, v, mask, false)) < 1e-5);
+    }
+
     // ---- generation loop
 
     void greedy_matches_reference_loop_data() {
