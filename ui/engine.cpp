@@ -286,4 +286,57 @@ QString Engine::backendInfo() {
     return info;
 }
 
+void runCliChild(JobContext& ctx, const CliChild& spec) {
+    QProcess child;  // created on this worker thread; used only with blocking waits here
+    child.start(spec.cli, spec.args);
+    if (!child.waitForStarted(10000))
+        throw rlhf::Error(spec.cli.toStdString() + ": cannot start: " + child.errorString().toStdString());
+    QByteArray stderrPending;
+    QString lastError;
+    auto readPipes = [&] {
+        child.setReadChannel(QProcess::StandardOutput);
+        if (spec.onStdoutLine) {
+            while (child.canReadLine()) spec.onStdoutLine(child.readLine().trimmed());
+        } else {
+            child.readAllStandardOutput();
+        }
+        stderrPending += child.readAllStandardError();
+        qsizetype nl;
+        while ((nl = stderrPending.indexOf('\n')) >= 0) {
+            const QString line = QString::fromUtf8(stderrPending.left(nl)).trimmed();
+            stderrPending.remove(0, nl + 1);
+            if (line.isEmpty()) continue;
+            lastError = line;
+            if (spec.onStderrLine) spec.onStderrLine(line);
+        }
+        if (spec.afterRead) spec.afterRead();
+    };
+    while (child.state() != QProcess::NotRunning) {
+        if (ctx.cancelled()) {
+            if (spec.terminateFirst) {
+                child.terminate();
+                if (!child.waitForFinished(5000)) child.kill();
+            } else {
+                child.kill();
+            }
+            child.waitForFinished(5000);
+            if (spec.onEnd) spec.onEnd();
+            throw rlhf::Cancelled();
+        }
+        child.waitForReadyRead(100);
+        readPipes();
+    }
+    readPipes();
+    if (const QString rest = QString::fromUtf8(stderrPending).trimmed(); !rest.isEmpty()) {
+        lastError = rest;  // a last line without its newline
+        if (spec.onStderrLine) spec.onStderrLine(rest);
+    }
+    if (spec.onEnd) spec.onEnd();
+    if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0) {
+        const std::string why = lastError.isEmpty() ? "exited with status " + std::to_string(child.exitCode())
+                                                    : lastError.toStdString();
+        throw rlhf::Error(spec.what + ": " + why);
+    }
+}
+
 }  // namespace rlhf::ui

@@ -72,6 +72,26 @@ ProgressEstimate estimateProgress(int64_t done, int64_t total, double elapsedSec
 QString formatProgress(int64_t done, int64_t total, double rate, double etaSeconds);
 
 class Engine;
+class JobContext;
+
+// A run of the rlhf CLI as a child of a job's worker thread (training, scoring, pair generation,
+// the demo build): LibTorch and a crash stay out of the window.
+struct CliChild {
+    QString cli;        // Engine::cliPath() or a stand-in
+    QStringList args;
+    std::string what;   // prefix of the error when the child fails, e.g. "rlhf score"
+    std::function<void(const QByteArray&)> onStdoutLine;  // each stdout line, trimmed; null = drained
+    std::function<void(const QString&)> onStderrLine;     // each non-empty stderr line, trimmed (optional)
+    std::function<void()> afterRead;  // after each read of the pipes (optional), e.g. a batch flush
+    std::function<void()> onEnd;      // once the child has ended or been cancelled, before the outcome
+    // Cancel: SIGTERM with 5 s grace (a trainer may write a checkpoint on its way out), then
+    // SIGKILL; false = SIGKILL at once (nothing to save).
+    bool terminateFirst = true;
+};
+// Blocks the job's thread until the child ends. Cancelling the job stops the child and throws
+// rlhf::Cancelled; a child that cannot start or fails throws rlhf::Error("<what>: <its last stderr
+// line, or its exit status>").
+void runCliChild(JobContext& ctx, const CliChild& child);
 
 // Handed to a job's work function on the worker thread. Plain C++: core code can be given
 // callbacks that capture it without knowing about Qt.

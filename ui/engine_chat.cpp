@@ -370,44 +370,20 @@ int startDemoBuild(Engine& engine, const QString& dir, const QStringList& extraA
     QStringList args{QStringLiteral("demo"), QStringLiteral("--project"), dir};
     args << extraArgs;
     return engine.startJob(QStringLiteral("Build demo project"), [cli, args, dir](JobContext& ctx) {
-        QProcess child;  // created on this worker thread; used only with blocking waits here
-        child.start(cli, args);
-        if (!child.waitForStarted(10000))
-            throw rlhf::Error(cli.toStdString() + ": cannot start: " + child.errorString().toStdString());
         // `rlhf demo` narrates on stderr ("demo: pre-training step 50/600 …"); the pre-training is
-        // most of its time, so its step count is the progress.
+        // most of its time, so its step count is the progress. Its stdout (a JSON summary) is not needed.
         static const QRegularExpression stepRe(QStringLiteral("pre-training step (\\d+)/(\\d+)"));
-        QByteArray pending;
-        QString lastLine;
-        auto readLines = [&] {
-            pending += child.readAllStandardError();
-            qsizetype nl;
-            while ((nl = pending.indexOf('\n')) >= 0) {
-                const QString line = QString::fromUtf8(pending.left(nl)).trimmed();
-                pending.remove(0, nl + 1);
-                if (line.isEmpty()) continue;
-                lastLine = line;
-                const QRegularExpressionMatch m = stepRe.match(line);
-                if (m.hasMatch()) ctx.progress(m.captured(1).toLongLong(), m.captured(2).toLongLong());
-                else ctx.message(line.toStdString());
-            }
-            child.readAllStandardOutput();  // the JSON summary; not needed here
+        CliChild spec;
+        spec.cli = cli;
+        spec.args = args;
+        spec.what = "rlhf demo --project " + dir.toStdString();
+        spec.onStderrLine = [&](const QString& line) {
+            const QRegularExpressionMatch m = stepRe.match(line);
+            if (m.hasMatch()) ctx.progress(m.captured(1).toLongLong(), m.captured(2).toLongLong());
+            else ctx.message(line.toStdString());
         };
-        while (child.state() != QProcess::NotRunning) {
-            if (ctx.cancelled()) {
-                child.kill();  // the demo is rebuilt with --force next time; nothing to save
-                child.waitForFinished(5000);
-                throw rlhf::Cancelled();
-            }
-            child.waitForReadyRead(100);
-            readLines();
-        }
-        readLines();
-        if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0) {
-            throw rlhf::Error("rlhf demo --project " + dir.toStdString() + ": " +
-                              (lastLine.isEmpty() ? "exited with status " + std::to_string(child.exitCode())
-                                                  : lastLine.toStdString()));
-        }
+        spec.terminateFirst = false;  // the demo is rebuilt with --force next time; nothing to save
+        runCliChild(ctx, spec);
     });
 }
 

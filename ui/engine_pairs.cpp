@@ -4,7 +4,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPointer>
-#include <QProcess>
 
 #include "core/io/error.h"
 #include "ui/engine.h"
@@ -86,46 +85,23 @@ int PairGenerator::launch() {
     QPointer<PairGenerator> self(this);
     jobId_ = engine_->startJob(tr("Generate %1 pairs from %2").arg(request_.count).arg(request_.prompts),
                                [cli, args, self](JobContext& ctx) {
-        QProcess child;  // created on this worker thread; used only with blocking waits here
-        child.start(cli, args);
-        if (!child.waitForStarted(10000)) {
-            throw rlhf::Error(cli.toStdString() + ": cannot start: " + child.errorString().toStdString());
-        }
-        QByteArray lastError;
-        auto readLines = [&] {
-            while (child.canReadLine()) {
-                GeneratedPair pair;
-                if (!parsePairsLine(child.readLine().trimmed(), &pair)) continue;
-                ctx.progress(pair.done, pair.total);
-                // Queued to the GUI thread: the comparison is already committed by the child.
-                ctx.postToGui([self, pair] {
-                    if (!self) return;
-                    ++self->batchStored_;
-                    ++self->stored_;
-                    Q_EMIT self->pairStored(pair);
-                });
-            }
-            const QByteArray err = child.readAllStandardError().trimmed();
-            if (!err.isEmpty()) lastError = err.split('\n').last();
+        CliChild spec;
+        spec.cli = cli;
+        spec.args = args;
+        spec.what = "rlhf pairs";
+        spec.onStdoutLine = [&](const QByteArray& line) {
+            GeneratedPair pair;
+            if (!parsePairsLine(line, &pair)) return;
+            ctx.progress(pair.done, pair.total);
+            // Queued to the GUI thread: the comparison is already committed by the child.
+            ctx.postToGui([self, pair] {
+                if (!self) return;
+                ++self->batchStored_;
+                ++self->stored_;
+                Q_EMIT self->pairStored(pair);
+            });
         };
-        while (child.state() != QProcess::NotRunning) {
-            if (ctx.cancelled()) {
-                child.terminate();  // what the child stored so far stays: each pair is its own commit
-                if (!child.waitForFinished(5000)) {
-                    child.kill();
-                    child.waitForFinished(5000);
-                }
-                throw rlhf::Cancelled();
-            }
-            child.waitForReadyRead(100);
-            readLines();
-        }
-        readLines();
-        if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0) {
-            const std::string why = lastError.isEmpty() ? "exited with status " + std::to_string(child.exitCode())
-                                                        : lastError.toStdString();
-            throw rlhf::Error("rlhf pairs: " + why);
-        }
+        runCliChild(ctx, spec);  // on cancel what the child stored stays: each pair is its own commit
     });
     Q_EMIT batchStarted(jobId_);
     return jobId_;

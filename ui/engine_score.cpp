@@ -7,7 +7,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMap>
-#include <QProcess>
 
 #include <yaml-cpp/yaml.h>
 
@@ -212,12 +211,6 @@ int startScoring(Engine* engine, const ScoreRequest& request, std::function<void
     const QString name = QStringLiteral("Score %1").arg(QFileInfo(request.modelDir).fileName() == QStringLiteral("final")
         ? QFileInfo(QFileInfo(request.modelDir).path()).fileName() : QFileInfo(request.modelDir).fileName());
     return engine->startJob(name, [=](JobContext& ctx) {
-        QProcess child;  // created on this worker thread; used only with blocking waits here
-        child.start(cli, args);
-        if (!child.waitForStarted(10000)) {
-            throw rlhf::Error(cli.toStdString() + ": cannot start: " + child.errorString().toStdString());
-        }
-        QByteArray lastError;
         QVector<ScoredPair> pending;
         QElapsedTimer sinceFlush;
         sinceFlush.start();
@@ -227,48 +220,31 @@ int startScoring(Engine* engine, const ScoreRequest& request, std::function<void
             pending = {};
             sinceFlush.restart();
         };
-        auto readLines = [&] {
-            while (child.canReadLine()) {
-                const QByteArray line = child.readLine().trimmed();
-                if (auto pair = parseScoredPair(line)) {
-                    pending.push_back(std::move(*pair));
-                    continue;
-                }
-                const QJsonObject obj = QJsonDocument::fromJson(line).object();
-                if (obj.value(QStringLiteral("event")).toString() == QStringLiteral("progress")) {
-                    ctx.progress(obj.value(QStringLiteral("done")).toInteger(), obj.value(QStringLiteral("total")).toInteger());
-                } else if (obj.value(QStringLiteral("event")).toString() == QStringLiteral("summary")) {
-                    ctx.message(QStringLiteral("accuracy %1 over %2 pairs, mean margin %3")
-                                    .arg(obj.value(QStringLiteral("accuracy")).toDouble(), 0, 'f', 3)
-                                    .arg(obj.value(QStringLiteral("pairs")).toInteger())
-                                    .arg(obj.value(QStringLiteral("mean_margin")).toDouble(), 0, 'g', 4)
-                                    .toStdString());
-                }
+        CliChild spec;
+        spec.cli = cli;
+        spec.args = args;
+        spec.what = "rlhf score";
+        spec.onStdoutLine = [&](const QByteArray& line) {
+            if (auto pair = parseScoredPair(line)) {
+                pending.push_back(std::move(*pair));
+                return;
             }
-            if (sinceFlush.elapsed() >= kPairFlushMs) flush();
-            const QByteArray err = child.readAllStandardError().trimmed();
-            if (!err.isEmpty()) lastError = err.split('\n').last();
+            const QJsonObject obj = QJsonDocument::fromJson(line).object();
+            if (obj.value(QStringLiteral("event")).toString() == QStringLiteral("progress")) {
+                ctx.progress(obj.value(QStringLiteral("done")).toInteger(), obj.value(QStringLiteral("total")).toInteger());
+            } else if (obj.value(QStringLiteral("event")).toString() == QStringLiteral("summary")) {
+                ctx.message(QStringLiteral("accuracy %1 over %2 pairs, mean margin %3")
+                                .arg(obj.value(QStringLiteral("accuracy")).toDouble(), 0, 'f', 3)
+                                .arg(obj.value(QStringLiteral("pairs")).toInteger())
+                                .arg(obj.value(QStringLiteral("mean_margin")).toDouble(), 0, 'g', 4)
+                                .toStdString());
+            }
         };
-        while (child.state() != QProcess::NotRunning) {
-            if (ctx.cancelled()) {
-                child.terminate();
-                if (!child.waitForFinished(5000)) {
-                    child.kill();
-                    child.waitForFinished(5000);
-                }
-                flush();
-                throw rlhf::Cancelled();
-            }
-            child.waitForReadyRead(100);
-            readLines();
-        }
-        readLines();
-        flush();
-        if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0) {
-            const std::string why = lastError.isEmpty()
-                ? "exited with status " + std::to_string(child.exitCode()) : lastError.toStdString();
-            throw rlhf::Error("rlhf score: " + why);
-        }
+        spec.afterRead = [&] {
+            if (sinceFlush.elapsed() >= kPairFlushMs) flush();
+        };
+        spec.onEnd = flush;  // pairs scored before a cancel or failure still reach the panel
+        runCliChild(ctx, spec);
     });
 }
 

@@ -5,7 +5,6 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QSaveFile>
 #include <QStandardPaths>
 
@@ -134,45 +133,21 @@ int Engine::startTraining(const QString& yaml, bool resume) {
         QStringList args{QStringLiteral("train"), configPath};
         if (!project.isEmpty()) args << QStringLiteral("--project") << project;
         if (resume) args << QStringLiteral("--resume");
-        QProcess child;  // created on this worker thread; used only with blocking waits here
-        child.start(cli, args);
-        if (!child.waitForStarted(10000)) {
-            throw rlhf::Error(cli.toStdString() + ": cannot start: " + child.errorString().toStdString());
-        }
-        QByteArray lastError;
-        auto readLines = [&] {
-            while (child.canReadLine()) {
-                const QByteArray line = child.readLine().trimmed();
-                const QJsonObject obj = QJsonDocument::fromJson(line).object();
-                if (obj.isEmpty() || !obj.contains(QStringLiteral("step"))) continue;
-                const qint64 step = obj.value(QStringLiteral("step")).toInteger();
-                for (auto it = obj.constBegin(); it != obj.constEnd(); ++it) {
-                    if (it.key() == QStringLiteral("step") || !it.value().isDouble()) continue;
-                    ctx.metric((runName + QLatin1Char('/') + it.key()).toStdString(), step, it.value().toDouble());
-                }
-                ctx.progress(step, maxSteps);
+        CliChild spec;
+        spec.cli = cli;
+        spec.args = args;
+        spec.what = "rlhf train " + configPath.toStdString();
+        spec.onStdoutLine = [&](const QByteArray& line) {
+            const QJsonObject obj = QJsonDocument::fromJson(line).object();
+            if (obj.isEmpty() || !obj.contains(QStringLiteral("step"))) return;
+            const qint64 step = obj.value(QStringLiteral("step")).toInteger();
+            for (auto it = obj.constBegin(); it != obj.constEnd(); ++it) {
+                if (it.key() == QStringLiteral("step") || !it.value().isDouble()) continue;
+                ctx.metric((runName + QLatin1Char('/') + it.key()).toStdString(), step, it.value().toDouble());
             }
-            const QByteArray err = child.readAllStandardError().trimmed();
-            if (!err.isEmpty()) lastError = err.split('\n').last();
+            ctx.progress(step, maxSteps);
         };
-        while (child.state() != QProcess::NotRunning) {
-            if (ctx.cancelled()) {
-                child.terminate();  // SIGTERM: the trainer may write a checkpoint on its way out
-                if (!child.waitForFinished(5000)) {
-                    child.kill();
-                    child.waitForFinished(5000);
-                }
-                throw rlhf::Cancelled();
-            }
-            child.waitForReadyRead(100);
-            readLines();
-        }
-        readLines();
-        if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0) {
-            const std::string why = lastError.isEmpty()
-                ? "exited with status " + std::to_string(child.exitCode()) : lastError.toStdString();
-            throw rlhf::Error("rlhf train " + configPath.toStdString() + ": " + why);
-        }
+        runCliChild(ctx, spec);  // SIGTERM on cancel: the trainer may write a checkpoint on its way out
     });
 }
 
