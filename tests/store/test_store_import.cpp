@@ -6,6 +6,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -86,8 +87,15 @@ private Q_SLOTS:
         p.db().exec("INSERT INTO records_fts(records_fts) VALUES ('integrity-check')", "test");
         QCOMPARE(p.integrity_check(), std::string("ok"));
 
-        // The helper copied the whole WAL before the call returned (its last pass follows the last
-        // commit; no reader holds an old snapshot here), and the automatic checkpoint is back.
+        // The helper copied the whole WAL into the database file before the call returned (its last
+        // pass follows the last commit; no reader holds an old snapshot here): a checkpoint that
+        // copies every frame sets the file to page_count pages. Without the helper nothing would
+        // have been copied (its WAL hook replaces the automatic checkpoint), and the file would hold
+        // only the schema. The automatic checkpoint is back afterwards.
+        int64_t db_bytes = static_cast<int64_t>(std::filesystem::file_size(p.database_path()));
+        int64_t pages = pragma_int(p.db(), "PRAGMA page_count");
+        QCOMPARE(db_bytes, pages * pragma_int(p.db(), "PRAGMA page_size"));
+        QVERIFY2(db_bytes > (int64_t(2) << 20), qPrintable(QString::number(db_bytes)));
         {
             Stmt ck = p.db().prepare("PRAGMA wal_checkpoint(PASSIVE)", "test");
             QVERIFY(ck.step());
