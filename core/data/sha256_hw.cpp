@@ -1,6 +1,6 @@
 // SHA-256 rounds with the x86 SHA extensions (Intel SHA-NI: sha256rnds2 does two rounds of FIPS
-// 180-4 §6.2.2 step 3 on the state held as ABEF/CDGH, sha256msg1/msg2 the σ0/σ1 parts of the message
-// schedule, step 1). Elsewhere (other CPUs, other architectures) io::Sha256 does the work.
+// 180-4 §6.2.2 step 3 on the state held as ABEF/CDGH, sha256msg1/msg2 the σ0/σ1 parts of the
+// message schedule, step 1). Elsewhere (other CPUs, other architectures) io::Sha256 does the work.
 #include "core/data/sha256_hw.h"
 
 #include <array>
@@ -58,7 +58,8 @@ bool cpu_has_sha_ni() {
 }
 
 // Compresses `blocks` 64-byte blocks into h (a..h as FIPS numbers them).
-__attribute__((target("sha,sse4.1,ssse3"))) void compress_blocks(uint32_t h[8], const uint8_t* p, size_t blocks) {
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_blocks(uint32_t h[8], const uint8_t* p,
+                                                                 size_t blocks) {
     // Message words are big-endian: swap the bytes of each 32-bit lane.
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     // sha256rnds2 keeps the state as ABEF and CDGH (lane 3 = A).
@@ -74,16 +75,19 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compress_blocks(uint32_t h[8], 
         for (int g = 0; g < 16; ++g) {
             __m128i cur;
             if (g < 4) {
-                cur = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * g)), bswap);
+                cur = _mm_shuffle_epi8(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * g)), bswap);
             } else {
                 // W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16] for t = 4g .. 4g+3:
-                // msg1 adds σ0 to groups g-4/g-3, alignr picks W[t-7] from groups g-2/g-1, msg2 adds σ1.
+                // msg1 adds σ0 to groups g-4/g-3, alignr picks W[t-7] from groups g-2/g-1, msg2
+                // adds σ1.
                 __m128i s0 = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
                 __m128i w7 = _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4);
                 cur = _mm_sha256msg2_epu32(_mm_add_epi32(s0, w7), w[(g + 3) & 3]);
             }
             w[g & 3] = cur;
-            __m128i msg = _mm_add_epi32(cur, _mm_load_si128(reinterpret_cast<const __m128i*>(kK + 4 * g)));
+            __m128i msg =
+                _mm_add_epi32(cur, _mm_load_si128(reinterpret_cast<const __m128i*>(kK + 4 * g)));
             cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);  // rounds 4g, 4g+1
             msg = _mm_shuffle_epi32(msg, 0x0E);
             abef = _mm_sha256rnds2_epu32(abef, cdgh, msg);  // rounds 4g+2, 4g+3

@@ -3,8 +3,8 @@
 //
 // Why here: hashing the canonical JSON of every record (data::content_hash, idempotent re-import)
 // was the largest single cost of the import's reader thread (~7% of an import's CPU with the
-// portable FIPS 180-4 code); the SHA instructions do the same rounds ~5x faster. core/io::Sha256 stays
-// the portable reference; this module only dispatches the one-shot hash it needs.
+// portable FIPS 180-4 code); the SHA instructions do the same rounds ~5x faster. core/io::Sha256
+// stays the portable reference; this module only dispatches the one-shot hash it needs.
 #pragma once
 #include <string>
 #include <string_view>

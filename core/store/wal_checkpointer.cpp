@@ -74,7 +74,9 @@ void WalCheckpointer::run() {
         requested_ = false;
         running_ = true;
         lock.unlock();
-        if (db) sqlite3_wal_checkpoint_v2(db->handle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if (db)
+            sqlite3_wal_checkpoint_v2(db->handle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                      nullptr);
         lock.lock();
         running_ = false;
         ++passes_;

@@ -1,19 +1,19 @@
 // Internal to core/store: checkpoints the WAL on a helper thread while a bulk import writes.
 //
-// Why (issue 4, import speed): with SQLite's automatic checkpoint, the connection that commits copies
-// the WAL into the database file itself, right after COMMIT. For a bulk import that is every page of
-// the import read back and written again on the writer's thread, about a fifth of its time. The
-// writer's thread is the import's bottleneck (the reader thread parses in parallel), so the copy is
-// moved to a third thread with its own connection: the writer turns its automatic checkpoint off and
-// asks for a PASSIVE checkpoint after each commit; PASSIVE never waits for (or blocks) the writer or
-// readers, it copies what it can. Once the helper has copied the whole WAL, the writer's next
-// transaction starts the WAL over. A pass runs while the writer goes on appending, so that moment
-// rarely comes by itself: once the WAL holds more than kMaxWalBytes, the writer waits after its
-// commit for the helper's pass, and its next transaction starts the WAL over. The WAL file then
-// stays bounded (about kMaxWalBytes plus one transaction) and the writer waits for one pass in
-// several, instead of copying after every commit. Durability is
-// unchanged: committed data is in the WAL either way; a checkpoint that fails (disk full) leaves it
-// there, and the next automatic checkpoint tries again.
+// Why (issue 4, import speed): with SQLite's automatic checkpoint, the connection that commits
+// copies the WAL into the database file itself, right after COMMIT. For a bulk import that is every
+// page of the import read back and written again on the writer's thread, about a fifth of its time.
+// The writer's thread is the import's bottleneck (the reader thread parses in parallel), so the
+// copy is moved to a third thread with its own connection: the writer turns its automatic
+// checkpoint off and asks for a PASSIVE checkpoint after each commit; PASSIVE never waits for (or
+// blocks) the writer or readers, it copies what it can. Once the helper has copied the whole WAL,
+// the writer's next transaction starts the WAL over. A pass runs while the writer goes on
+// appending, so that moment rarely comes by itself: once the WAL holds more than kMaxWalBytes, the
+// writer waits after its commit for the helper's pass, and its next transaction starts the WAL
+// over. The WAL file then stays bounded (about kMaxWalBytes plus one transaction) and the writer
+// waits for one pass in several, instead of copying after every commit. Durability is unchanged:
+// committed data is in the WAL either way; a checkpoint that fails (disk full) leaves it there, and
+// the next automatic checkpoint tries again.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -28,15 +28,15 @@ struct sqlite3;
 namespace rlhf::store {
 
 class WalCheckpointer {
-public:
+  public:
     // WAL size at which the writer waits for a checkpoint pass after its commit.
     static constexpr int64_t kMaxWalBytes = int64_t(256) << 20;
 
     // Turns off `writer`'s automatic checkpoint and starts the helper thread, which opens its own
     // connection to `db_path` through `vfs` (nullptr = default).
     WalCheckpointer(Db& writer, std::string db_path, const char* vfs);
-    // Runs the last requested checkpoint, stops the helper, and gives `writer` back SQLite's default
-    // automatic checkpoint (1000 pages).
+    // Runs the last requested checkpoint, stops the helper, and gives `writer` back SQLite's
+    // default automatic checkpoint (1000 pages).
     ~WalCheckpointer();
     WalCheckpointer(const WalCheckpointer&) = delete;
     WalCheckpointer& operator=(const WalCheckpointer&) = delete;
@@ -47,7 +47,7 @@ public:
     // Completed checkpoint passes (tests: the helper really ran).
     int passes() const;
 
-private:
+  private:
     void run();
     static int on_wal_commit(void* self, sqlite3* db, const char* schema, int frames);
 

@@ -1,6 +1,6 @@
 // data::sha256_hex_fast (SHA-NI when the CPU has it) against the portable io::Sha256 and the FIPS
-// 180-2 appendix B examples: every length 0..300 (all padding cases: rest 0..63, the length field in
-// the same or the next block) and large random buffers; content_hash of a record is unchanged.
+// 180-2 appendix B examples: every length 0..300 (all padding cases: rest 0..63, the length field
+// in the same or the next block) and large random buffers; content_hash of a record is unchanged.
 #include <QtTest>
 
 #include <random>
@@ -14,7 +14,7 @@ using namespace rlhf;
 
 class Sha256HwTest : public QObject {
     Q_OBJECT
-private Q_SLOTS:
+  private Q_SLOTS:
     void fipsExamples() {
         // FIPS 180-2 appendix B.1 and B.2.
         QCOMPARE(data::sha256_hex_fast("abc"),
@@ -24,12 +24,14 @@ private Q_SLOTS:
         QCOMPARE(data::sha256_hex_fast(""),
                  std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
         if (data::sha256_hw_available())
-            QCOMPARE(data::sha256_hex_hw("abc"),
-                     std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+            QCOMPARE(
+                data::sha256_hex_hw("abc"),
+                std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     }
 
     void matchesPortableCodeAtEveryLength() {
-        qInfo("SHA instructions %s", data::sha256_hw_available() ? "used" : "not available: portable path");
+        qInfo("SHA instructions %s",
+              data::sha256_hw_available() ? "used" : "not available: portable path");
         std::mt19937 rng(7);
         std::string buf;
         for (size_t n = 0; n <= 300; ++n) {

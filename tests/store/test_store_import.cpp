@@ -44,13 +44,15 @@ int64_t pragma_int(Db& db, const char* sql) {
 std::vector<PreparedRecord> batch_of(int first, int n) {
     std::vector<PreparedRecord> out;
     for (int i = first; i < first + n; ++i)
-        out.push_back(prepare_record(prompt_record("row " + std::to_string(i) + " tag" + std::to_string(i))));
+        out.push_back(
+            prepare_record(prompt_record("row " + std::to_string(i) + " tag" + std::to_string(i))));
     return out;
 }
 
 // A next_batch for add_prepared_stream: `batches` batches of `per_batch` records, in order;
 // throws std::runtime_error instead of yielding batch number `fail_at` (0 = never).
-std::function<bool(std::vector<PreparedRecord>&)> stream_of(int batches, int per_batch, int fail_at = 0) {
+std::function<bool(std::vector<PreparedRecord>&)> stream_of(int batches, int per_batch,
+                                                            int fail_at = 0) {
     auto next = std::make_shared<int>(0);
     return [=](std::vector<PreparedRecord>& out) {
         if (*next >= batches) return false;
@@ -65,7 +67,7 @@ std::function<bool(std::vector<PreparedRecord>&)> stream_of(int batches, int per
 
 class StoreImportTest : public QObject {
     Q_OBJECT
-private Q_SLOTS:
+  private Q_SLOTS:
     // 10 batches of 4096 = 40960 rows, commits every 8192 rows: the rows are indexed by three
     // statements of 16384 rows and a last one of 8192 (kImportIndexRecords = 16384), all inside
     // committed transactions. Every row is found by its own tag, the shared word finds all of them.
@@ -90,8 +92,8 @@ private Q_SLOTS:
         // The helper copied the whole WAL into the database file before the call returned (its last
         // pass follows the last commit; no reader holds an old snapshot here): a checkpoint that
         // copies every frame sets the file to page_count pages. Without the helper nothing would
-        // have been copied (its WAL hook replaces the automatic checkpoint), and the file would hold
-        // only the schema. The automatic checkpoint is back afterwards.
+        // have been copied (its WAL hook replaces the automatic checkpoint), and the file would
+        // hold only the schema. The automatic checkpoint is back afterwards.
         int64_t db_bytes = static_cast<int64_t>(std::filesystem::file_size(p.database_path()));
         int64_t pages = pragma_int(p.db(), "PRAGMA page_count");
         QCOMPARE(db_bytes, pages * pragma_int(p.db(), "PRAGMA page_size"));
@@ -154,18 +156,24 @@ private Q_SLOTS:
             migrate(p.db(), 3);
             QCOMPARE(p.schema_version(), 3);
             ds = p.dataset("old");
-            p.add_records(ds, {prompt_record("zebra crossing at night"), prompt_record("zebra stripes"),
-                               prompt_record("Don't panic"), prompt_record("tokenization splits text")});
+            p.add_records(
+                ds, {prompt_record("zebra crossing at night"), prompt_record("zebra stripes"),
+                     prompt_record("Don't panic"), prompt_record("tokenization splits text")});
             for (const auto& [words, n] : searches) QCOMPARE(search_count(p, ds, words), n);
             // v3 left FTS5's defaults: no automerge or hashsize row in the config table.
-            QCOMPARE(pragma_int(p.db(), "SELECT count(*) FROM records_fts_config WHERE k IN ('automerge','hashsize')"),
-                     int64_t(0));
+            QCOMPARE(
+                pragma_int(
+                    p.db(),
+                    "SELECT count(*) FROM records_fts_config WHERE k IN ('automerge','hashsize')"),
+                int64_t(0));
         }
         Project p = Project::open(dir);
         QCOMPARE(p.schema_version(), 4);
         QCOMPARE(latest_schema_version(), 4);
-        QCOMPARE(pragma_int(p.db(), "SELECT v FROM records_fts_config WHERE k = 'automerge'"), int64_t(8));
-        QCOMPARE(pragma_int(p.db(), "SELECT v FROM records_fts_config WHERE k = 'hashsize'"), int64_t(32) << 20);
+        QCOMPARE(pragma_int(p.db(), "SELECT v FROM records_fts_config WHERE k = 'automerge'"),
+                 int64_t(8));
+        QCOMPARE(pragma_int(p.db(), "SELECT v FROM records_fts_config WHERE k = 'hashsize'"),
+                 int64_t(32) << 20);
         for (const auto& [words, n] : searches) QCOMPARE(search_count(p, ds, words), n);
         p.add_records(ds, {prompt_record("zebra finch")});
         QCOMPARE(search_count(p, ds, "zebra"), int64_t(3));
