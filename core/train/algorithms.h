@@ -62,9 +62,13 @@ std::shared_ptr<model::CausalLM> clone_model(const model::CausalLM& model);
 // Freezes every parameter (requires_grad false) and switches to eval mode.
 void freeze(torch::nn::Module& module);
 
-// Samples up to max_new_tokens per prompt (temperature sampling with the KV cache) from torch's
-// default CPU generator. Prompts are left-padded. Responses stop at any of eos_ids (the EOS token
-// is kept); later positions hold pad_id with mask 0.
+// Samples up to max_new_tokens per prompt (temperature sampling with the KV cache). Prompts are
+// left-padded. Responses stop at any of eos_ids (the EOS token is kept); later positions hold
+// pad_id with mask 0.
+// Randomness: without row_seeds, torch's default CPU generator (torch::multinomial). With
+// row_seeds (one per prompt), row i draws its tokens from its own stream seeded by row_seeds[i]
+// (one uniform per position, inverse-CDF over the softmax in float64), so a row's sample does not
+// depend on which other rows share its batch or on which data-parallel rank generates it.
 struct Rollout {
     torch::Tensor prompt_ids;     // (B, P) left-padded
     torch::Tensor prompt_mask;    // (B, P)
@@ -74,7 +78,12 @@ struct Rollout {
     torch::Tensor prompt_index;   // (B) int64: row -> index into the task's prompt list (PPO/GRPO set it)
 };
 Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& prompts, int64_t max_new_tokens,
-                         double temperature, const TokenIds& eos_ids, int64_t pad_id);
+                         double temperature, const TokenIds& eos_ids, int64_t pad_id,
+                         const std::vector<uint64_t>& row_seeds = {});
+
+// The seed of global rollout row `row` at optimizer step `step` of a run seeded `seed`
+// (splitmix64 mixing): every rank derives the same seed for the same global row.
+uint64_t rollout_row_seed(int64_t seed, int64_t step, int64_t row);
 
 // Per-token log-probs (B, R) of a rollout's responses; with values_out, the value head's
 // predictions (B, R) for the state before each response token.
@@ -220,6 +229,12 @@ struct RlOptions {
     // Text of one token for Sample::extra's "tokens" (invalid UTF-8 is replaced); unset = decode({id}).
     std::function<std::string(int64_t)> token_piece;
     int64_t samples_per_rollout = 2;    // rows of each rollout reported as samples
+    // Data parallelism: false (the default) gathers every rank's rollout rows so that advantage and
+    // reward whitening, the adaptive KL's measured KL, GRPO's group baselines, minibatches and
+    // token-mean normalisers cover the global batch (W ranks × B == 1 process × W·B). true keeps
+    // each rank to its own slice (the behaviour before session 3); tests use it to show that the
+    // equivalence test can fail.
+    bool local_statistics = false;
 };
 
 // PPO and GRPO checkpoint their whole rollout (tensors, metrics, minibatches still to train), so a

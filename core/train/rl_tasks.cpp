@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
+#include <random>
 
 #include <torch/torch.h>
 
@@ -42,6 +44,130 @@ torch::Tensor index_tensor(const std::vector<size_t>& idx, int64_t repeat) {
     for (size_t i : idx)
         for (int64_t g = 0; g < repeat; ++g) out.push_back(static_cast<int64_t>(i));
     return torch::tensor(out, torch::kInt64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data parallelism: the global rollout on every rank
+//
+// Every rank generates, scores and runs the policy/reference/value passes on its own slice of the
+// global batch only; the resulting rows are then concatenated on every rank (rank order is global
+// row order: rank_slice hands out contiguous ranges). So every statistic that spans the batch —
+// reward and advantage whitening, the adaptive KL controller's measured KL, GRPO's group
+// baselines, the minibatch permutation, token-mean normalisers — is computed on the same global
+// tensors as in one process, rather than from all-reduced partial sums: whitening then matches one
+// process to float rounding, and PPO minibatches can be drawn from the global batch.
+//
+// The concatenation is one allreduce_sum of float64 in which each rank fills only its own rows
+// (x + 0 + … + 0 == x exactly; float32 values and int64 token ids below 2^53 survive the trip).
+
+// Each rank's `local` values (k per rank), summed into a W·k table every rank sees.
+std::vector<int64_t> exchange_ints(dist::Communicator& comm, int64_t rank, const std::vector<int64_t>& local) {
+    const size_t k = local.size(), w = static_cast<size_t>(comm.world_size());
+    std::vector<double> table(w * k, 0.0);
+    for (size_t j = 0; j < k; ++j) table[static_cast<size_t>(rank) * k + j] = static_cast<double>(local[j]);
+    comm.allreduce_sum(table);
+    return std::vector<int64_t>(table.begin(), table.end());
+}
+
+// Concatenates the ranks' rows of each tensor: rank r holds counts[r] rows, the trailing shape is
+// the same on every rank (the caller pads). Returns the (Σ counts, …) tensors in the input's
+// dtype and device.
+std::vector<torch::Tensor> concat_rows(dist::Communicator& comm, int64_t rank, const std::vector<torch::Tensor>& local,
+                                       const std::vector<int64_t>& counts) {
+    int64_t offset = 0, total = 0;
+    for (size_t r = 0; r < counts.size(); ++r) {
+        if (static_cast<int64_t>(r) < rank) offset += counts[r];
+        total += counts[r];
+    }
+    std::vector<int64_t> row_numel;
+    size_t size = 0;
+    for (const auto& t : local) {
+        if (t.size(0) != counts[static_cast<size_t>(rank)])
+            throw Error("train: concat_rows: rank " + std::to_string(rank) + " has " + std::to_string(t.size(0)) +
+                        " rows, announced " + std::to_string(counts[static_cast<size_t>(rank)]));
+        int64_t n = 1;
+        for (int64_t d = 1; d < t.dim(); ++d) n *= t.size(d);
+        row_numel.push_back(n);
+        size += static_cast<size_t>(total * n);
+    }
+    std::vector<double> buf(size, 0.0);
+    size_t base = 0;
+    for (size_t i = 0; i < local.size(); ++i) {
+        auto c = local[i].detach().to(torch::kCPU, torch::kFloat64).contiguous();
+        std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(),
+                  buf.begin() + static_cast<std::ptrdiff_t>(base + static_cast<size_t>(offset * row_numel[i])));
+        base += static_cast<size_t>(total * row_numel[i]);
+    }
+    comm.allreduce_sum(buf);
+    std::vector<torch::Tensor> out;
+    base = 0;
+    for (size_t i = 0; i < local.size(); ++i) {
+        auto shape = local[i].sizes().vec();
+        shape[0] = total;
+        auto t = torch::from_blob(buf.data() + base, shape, torch::kFloat64);
+        out.push_back(t.to(local[i].scalar_type()).to(local[i].device()).clone());
+        base += static_cast<size_t>(total * row_numel[i]);
+    }
+    return out;
+}
+
+torch::Tensor pad_columns(const torch::Tensor& t, int64_t width, double value, bool left) {
+    if (t.size(1) == width) return t;
+    auto fill = torch::full({t.size(0), width - t.size(1)}, value, t.options());
+    return left ? torch::cat({fill, t}, 1) : torch::cat({t, fill}, 1);
+}
+
+// The global rollout from the ranks' local ones: prompts left-padded and responses right-padded
+// (mask 0) to the widest rank's widths, as one process sampling every row would have them.
+// counts: rows per rank.
+Rollout gather_rollout(dist::Communicator& comm, int64_t rank, const Rollout& local, int64_t pad_id,
+                       std::vector<int64_t>& counts) {
+    const auto table = exchange_ints(comm, rank, {local.prompt_ids.size(0), local.prompt_ids.size(1), local.response_ids.size(1)});
+    counts.clear();
+    int64_t p = 0, r = 0;
+    for (size_t i = 0; i < table.size(); i += 3) {
+        counts.push_back(table[i]);
+        p = std::max(p, table[i + 1]);
+        r = std::max(r, table[i + 2]);
+    }
+    const double pad = static_cast<double>(pad_id);
+    auto parts = concat_rows(comm, rank,
+                             {pad_columns(local.prompt_ids, p, pad, /*left=*/true), pad_columns(local.prompt_mask, p, 0, true),
+                              pad_columns(local.response_ids, r, pad, /*left=*/false), pad_columns(local.response_mask, r, 0, false),
+                              local.ended, local.prompt_index},
+                             counts);
+    Rollout g;
+    g.prompt_ids = parts[0];
+    g.prompt_mask = parts[1];
+    g.response_ids = parts[2];
+    g.response_mask = parts[3];
+    g.ended = parts[4];
+    g.prompt_index = parts[5];
+    return g;
+}
+
+// First global row of `rank` given the rows per rank.
+int64_t first_row(const std::vector<int64_t>& counts, int64_t rank) {
+    int64_t first = 0;
+    for (int64_t r = 0; r < rank; ++r) first += counts[static_cast<size_t>(r)];
+    return first;
+}
+
+// This rank's part of `rows` (the rows of one global minibatch or micro-batch): the contiguous
+// shard_range split, so the ranks' parts are disjoint and cover the rows.
+std::vector<int64_t> my_part(const std::vector<int64_t>& rows, const StepContext& ctx, const char* what) {
+    const auto [first, count] = shard_range(static_cast<int64_t>(rows.size()), ctx);
+    if (count == 0)
+        throw Error(std::string(what) + ": " + std::to_string(rows.size()) + " rows cannot be split over " +
+                    std::to_string(ctx.world_size) + " ranks (every rank needs at least one)");
+    return std::vector<int64_t>(rows.begin() + first, rows.begin() + first + count);
+}
+
+// Per-row seeds of `count` rollout rows starting at global row `first`.
+std::vector<uint64_t> row_seeds(int64_t seed, int64_t step, int64_t first, int64_t count) {
+    std::vector<uint64_t> out;
+    for (int64_t i = 0; i < count; ++i) out.push_back(rollout_row_seed(seed, step, first + i));
+    return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -364,20 +490,37 @@ void PpoTask::load_state(const nlohmann::json& s) {
 void PpoTask::make_rollout(StepContext& ctx) {
     const auto t0 = Clock::now();
     auto& policy = *model_->policy;
-    auto idx = rank_slice(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx.rank, ctx.world_size);
-    rollout_ = sample_responses(policy, pick(prompts_, idx, 1), config_.ppo.response_length, config_.ppo.temperature,
-                                options_.eos_ids, options_.pad_id);
-    rollout_.prompt_index = index_tensor(idx, 1);
+    dist::Communicator* comm = options_.local_statistics ? nullptr : ctx.comm;
+    const int64_t b = config_.batch_size;
+    auto idx = rank_slice(order_.next(static_cast<size_t>(b * ctx.world_size)), ctx.rank, ctx.world_size);
+    // Seeds by global row: a row samples the same response on whichever rank generates it.
+    Rollout local = sample_responses(policy, pick(prompts_, idx, 1), config_.ppo.response_length, config_.ppo.temperature,
+                                     options_.eos_ids, options_.pad_id, row_seeds(config_.seed, ctx.step, ctx.rank * b, b));
+    local.prompt_index = index_tensor(idx, 1);
     const double generate_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    // The global rollout, and this rank's rows of it (padded as one process would pad them).
+    std::vector<int64_t> counts{b};
+    rollout_ = comm ? gather_rollout(*comm, ctx.rank, local, options_.pad_id, counts) : local;
+    const int64_t first = comm ? first_row(counts, ctx.rank) : 0;
+    Rollout mine = comm ? select_rows(rollout_, torch::arange(first, first + b, torch::kInt64)) : rollout_;
     torch::NoGradGuard no_grad;
     const bool was_training = model_->is_training();
     model_->eval();
     const double temp = config_.ppo.temperature;
-    old_logprobs_ = rollout_logprobs(policy, rollout_, temp, &model_->value_head, &old_values_);  // (B, R)
-    ref_logprobs_ = rollout_logprobs(*reference_, rollout_, temp);                               // (B, R)
+    torch::Tensor values;
+    auto logprobs = rollout_logprobs(policy, mine, temp, &model_->value_head, &values);  // (b, R)
+    auto ref_logprobs = rollout_logprobs(*reference_, mine, temp);                     // (b, R)
     if (was_training) model_->train();
+    auto scores = score_responses(options_, mine, config_.data.max_length);  // (b)
+    if (comm) {
+        auto all = concat_rows(*comm, ctx.rank, {logprobs, ref_logprobs, values, scores}, counts);
+        logprobs = all[0], ref_logprobs = all[1], values = all[2], scores = all[3];
+    }
+    // From here on every tensor holds the global batch (B = Σ ranks' rows).
+    old_logprobs_ = logprobs;    // (B, R)
+    ref_logprobs_ = ref_logprobs;  // (B, R)
+    old_values_ = values;        // (B, R)
     auto mask = rollout_.response_mask;  // (B, R)
-    auto scores = score_responses(options_, rollout_, config_.data.max_length);  // (B)
     if (config_.ppo.eos_penalty != 0)
         scores = torch::where(rollout_.ended, scores, scores + config_.ppo.eos_penalty);
     // Per-token reward: −β KL_t everywhere, plus the score on the last response token.
@@ -402,18 +545,25 @@ void PpoTask::make_rollout(StepContext& ctx) {
     rollout_metrics_["response_length"] = mask.sum(1).mean().item<double>();
     rollout_metrics_["timing/generate_s"] = generate_s;
     add_samples(ctx, options_, rollout_, scores, PerToken{old_logprobs_, ref_logprobs_, advantages_, old_values_});
-    // Ziegler et al. 2019: the controller sees the KL of each batch of episodes.
-    kl_->update(mean_kl, config_.batch_size);
+    // Ziegler et al. 2019: the controller sees the KL of each batch of episodes (all ranks' episodes).
+    const int64_t episodes = rollout_.response_ids.size(0);
+    kl_->update(mean_kl, episodes);
     if (config_.guards.kl_stop > 0 && mean_kl > config_.guards.kl_stop) ctx.stop_reason = "kl_stop";
-    // ppo_epochs passes, each a fresh permutation split into minibatches.
+    // ppo_epochs passes, each a fresh permutation of the global rows split into minibatches; the
+    // permutation comes from a stream every rank shares (seeded by the step), and each rank trains
+    // on its part of every minibatch.
     pending_.clear();
-    const int64_t b = rollout_.response_ids.size(0), mb = b / config_.ppo.minibatches;
+    const int64_t mb = episodes / config_.ppo.minibatches;
+    if (mb < (comm ? ctx.world_size : 1))
+        throw Error("ppo: a minibatch of " + std::to_string(mb) + " rollouts cannot be split over " +
+                    std::to_string(ctx.world_size) + " ranks (batch_size × ranks / ppo.minibatches must be >= ranks)");
+    std::mt19937_64 rng(rollout_row_seed(config_.seed, ctx.step, -1));
+    std::vector<int64_t> perm(static_cast<size_t>(episodes));
     for (int64_t e = 0; e < config_.ppo.ppo_epochs; ++e) {
-        auto perm = torch::randperm(b, torch::kInt64);
-        for (int64_t m = 0; m < config_.ppo.minibatches; ++m) {
-            auto rows = perm.narrow(0, m * mb, mb).contiguous();
-            pending_.emplace_back(rows.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + mb);
-        }
+        std::iota(perm.begin(), perm.end(), int64_t(0));
+        for (size_t i = perm.size() - 1; i > 0; --i) std::swap(perm[i], perm[rng() % (i + 1)]);  // Fisher-Yates
+        for (int64_t m = 0; m < config_.ppo.minibatches; ++m)
+            pending_.emplace_back(perm.begin() + m * mb, perm.begin() + (m + 1) * mb);
     }
 }
 
@@ -425,8 +575,10 @@ void PpoTask::begin_step(StepContext& ctx) {
 torch::Tensor PpoTask::micro_batch_loss(StepContext& ctx) {
     if (pending_.empty()) throw Error("ppo: no minibatch left (grad_accum does not divide the rollout's minibatches)");
     const auto t0 = Clock::now();
-    auto rows = torch::tensor(pending_.front(), torch::kInt64);
+    const std::vector<int64_t> minibatch = pending_.front();  // global rows
     pending_.erase(pending_.begin());
+    dist::Communicator* comm = options_.local_statistics ? nullptr : ctx.comm;
+    auto rows = torch::tensor(comm ? my_part(minibatch, ctx, "ppo") : minibatch, torch::kInt64);
     model_->train();
     auto sub = select_rows(rollout_, rows);
     auto mask = sub.response_mask;
@@ -436,15 +588,23 @@ torch::Tensor PpoTask::micro_batch_loss(StepContext& ctx) {
                               config_.ppo.cliprange);
     auto vl = ppo_value_loss(values, old_values_.index_select(0, rows), returns_.index_select(0, rows), mask,
                              config_.ppo.cliprange_value);
-    ctx.metrics["policy/approxkl_avg"] = pl.approxkl.item<double>();
-    ctx.metrics["policy/clipfrac_avg"] = pl.clipfrac.item<double>();
-    ctx.metrics["loss/policy_avg"] = pl.loss.item<double>();
-    ctx.metrics["loss/value_avg"] = vl.loss.item<double>();
-    ctx.metrics["val/clipfrac_avg"] = vl.clipfrac.item<double>();
-    ctx.metrics["val/ratio"] = pl.ratio.item<double>();
+    // The losses are token means over the whole minibatch: this rank's token mean times its share
+    // of the minibatch's tokens times the ranks (the Trainer averages gradients and metrics over
+    // ranks, which turns the shares back into one mean). One process: share = n / n = 1.
+    const double n_mine = mask.sum().item<double>();
+    const double n_all = comm ? rollout_.response_mask.index_select(0, torch::tensor(minibatch, torch::kInt64)).sum().item<double>()
+                              : n_mine;
+    const double share = n_all > 0 ? n_mine * static_cast<double>(comm ? ctx.world_size : 1) / n_all : 1.0;
+    ctx.metrics["policy/approxkl_avg"] = share * pl.approxkl.item<double>();
+    ctx.metrics["policy/clipfrac_avg"] = share * pl.clipfrac.item<double>();
+    ctx.metrics["loss/policy_avg"] = share * pl.loss.item<double>();
+    ctx.metrics["loss/value_avg"] = share * vl.loss.item<double>();
+    ctx.metrics["val/clipfrac_avg"] = share * vl.clipfrac.item<double>();
+    ctx.metrics["val/ratio"] = share * pl.ratio.item<double>();
     ctx.metrics["timing/train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
-    ctx.metrics["num_tokens"] = mask.sum().item<double>();
-    return pl.loss + config_.ppo.vf_coef * vl.loss;
+    ctx.metrics["num_tokens"] = n_mine;
+    auto loss = pl.loss + config_.ppo.vf_coef * vl.loss;
+    return share == 1.0 ? loss : loss * share;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,19 +649,38 @@ void GrpoTask::load_state(const nlohmann::json& s) {
 void GrpoTask::begin_step(StepContext& ctx) {
     if (iterations_left_ == 0) {
         const auto t0 = Clock::now();
+        dist::Communicator* comm = options_.local_statistics ? nullptr : ctx.comm;
+        const int64_t g = config_.grpo.group_size, b = config_.batch_size * g;  // rows of this rank
+        // Whole prompts go to a rank, so a prompt's G completions are always generated (and, in
+        // the ablation local_statistics, normalised) together; seeds are by global row.
         auto idx = rank_slice(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx.rank, ctx.world_size);
-        rollout_ = sample_responses(*policy_, pick(prompts_, idx, config_.grpo.group_size), config_.grpo.response_length,
-                                    config_.grpo.temperature, options_.eos_ids, options_.pad_id);
-        rollout_.prompt_index = index_tensor(idx, config_.grpo.group_size);
+        Rollout local = sample_responses(*policy_, pick(prompts_, idx, g), config_.grpo.response_length,
+                                         config_.grpo.temperature, options_.eos_ids, options_.pad_id,
+                                         row_seeds(config_.seed, ctx.step, ctx.rank * b, b));
+        local.prompt_index = index_tensor(idx, g);
+        std::vector<int64_t> counts{b};
+        rollout_ = comm ? gather_rollout(*comm, ctx.rank, local, options_.pad_id, counts) : local;
+        const int64_t first = comm ? first_row(counts, ctx.rank) : 0;
+        Rollout mine = comm ? select_rows(rollout_, torch::arange(first, first + b, torch::kInt64)) : rollout_;
         torch::NoGradGuard no_grad;
-        old_logprobs_ = rollout_logprobs(*policy_, rollout_, config_.grpo.temperature);  // (B·G, R)
-        ref_logprobs_ = torch::Tensor();
-        if (config_.grpo.beta > 0) ref_logprobs_ = rollout_logprobs(*reference_, rollout_, config_.grpo.temperature);
-        auto scores = score_responses(options_, rollout_, config_.data.max_length);       // (B·G)
-        advantages_ = grpo_advantages(scores, config_.grpo.group_size, 1e-4, config_.grpo.scale_rewards);
+        auto logprobs = rollout_logprobs(*policy_, mine, config_.grpo.temperature);  // (b, R)
+        torch::Tensor ref_logprobs;
+        if (config_.grpo.beta > 0) ref_logprobs = rollout_logprobs(*reference_, mine, config_.grpo.temperature);
+        auto scores = score_responses(options_, mine, config_.data.max_length);  // (b)
+        if (comm) {
+            std::vector<torch::Tensor> parts{logprobs, scores};
+            if (ref_logprobs.defined()) parts.push_back(ref_logprobs);
+            auto all = concat_rows(*comm, ctx.rank, parts, counts);
+            logprobs = all[0], scores = all[1];
+            if (ref_logprobs.defined()) ref_logprobs = all[2];
+        }
+        // Global batch from here on: (B·G, R) and (B·G), groups of G consecutive rows.
+        old_logprobs_ = logprobs;
+        ref_logprobs_ = ref_logprobs;
+        advantages_ = grpo_advantages(scores, g, 1e-4, config_.grpo.scale_rewards);
         rollout_metrics_.clear();
         rollout_metrics_["reward"] = scores.mean().item<double>();
-        rollout_metrics_["reward_std"] = scores.view({-1, config_.grpo.group_size}).std(1).mean().item<double>();
+        rollout_metrics_["reward_std"] = scores.view({-1, g}).std(1).mean().item<double>();
         rollout_metrics_["completion_length"] = rollout_.response_mask.sum(1).mean().item<double>();
         rollout_metrics_["timing/generate_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
         add_samples(ctx, options_, rollout_, scores, PerToken{old_logprobs_, ref_logprobs_, advantages_, {}});
@@ -513,21 +692,40 @@ void GrpoTask::begin_step(StepContext& ctx) {
 
 torch::Tensor GrpoTask::micro_batch_loss(StepContext& ctx) {
     policy_->train();
-    // grad_accum splits the B·G rows into equal micro-batches.
+    dist::Communicator* comm = options_.local_statistics ? nullptr : ctx.comm;
+    // grad_accum splits the (global) B·G rows into equal micro-batches; each rank trains on its
+    // part of every micro-batch.
     const int64_t n = rollout_.response_ids.size(0);
     const int64_t per = (n + ctx.grad_accum - 1) / ctx.grad_accum;
     const int64_t start = ctx.micro * per, count = std::min(per, n - start);
-    auto rows = torch::arange(start, start + count, torch::kInt64);
+    std::vector<int64_t> micro(static_cast<size_t>(std::max<int64_t>(count, 0)));
+    std::iota(micro.begin(), micro.end(), start);
+    auto rows = torch::tensor(comm ? my_part(micro, ctx, "grpo") : micro, torch::kInt64);
     auto sub = select_rows(rollout_, rows);
     auto logprobs = rollout_logprobs(*policy_, sub, config_.grpo.temperature);  // (b, R)
     auto res = grpo_loss(logprobs, old_logprobs_.index_select(0, rows),
                          config_.grpo.beta > 0 ? ref_logprobs_.index_select(0, rows) : torch::Tensor(),
                          advantages_.index_select(0, rows), sub.response_mask, config_.grpo.cliprange, config_.grpo.beta);
-    ctx.metrics["kl"] = res.kl.item<double>();
-    ctx.metrics["clip_ratio"] = res.clip_ratio.item<double>();
-    ctx.metrics["num_tokens"] = sub.response_mask.sum().item<double>();
-    if (config_.guards.kl_stop > 0 && res.kl.item<double>() > config_.guards.kl_stop) ctx.stop_reason = "kl_stop";
-    return res.loss;
+    // grpo_loss is a mean over sequences, kl and clip_ratio token means: rescale by this rank's
+    // share of the micro-batch's sequences / tokens times the ranks (see PpoTask for why).
+    const double world = comm ? static_cast<double>(ctx.world_size) : 1.0;
+    const double n_mine = sub.response_mask.sum().item<double>();
+    const double n_all = comm ? rollout_.response_mask.narrow(0, start, count).sum().item<double>() : n_mine;
+    const double seq_share = comm ? static_cast<double>(rows.size(0)) * world / static_cast<double>(count) : 1.0;
+    const double tok_share = n_all > 0 ? n_mine * world / n_all : 1.0;
+    double kl = tok_share * res.kl.item<double>();
+    ctx.metrics["kl"] = kl;
+    ctx.metrics["clip_ratio"] = tok_share * res.clip_ratio.item<double>();
+    ctx.metrics["num_tokens"] = n_mine;
+    if (config_.guards.kl_stop > 0) {
+        if (comm) {  // the micro-batch's KL, not this rank's part of it
+            std::vector<double> v{kl};
+            comm->allreduce_sum(v);
+            kl = v[0] / world;
+        }
+        if (kl > config_.guards.kl_stop) ctx.stop_reason = "kl_stop";
+    }
+    return seq_share == 1.0 ? res.loss : res.loss * seq_share;
 }
 
 double GrpoTask::mean_reward(const std::vector<TokenIds>& prompts, int64_t samples) {

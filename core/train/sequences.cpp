@@ -2,6 +2,7 @@
 // frozen reference copy, rollout sampling with the KV cache, reward scoring and data order.
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -84,10 +85,43 @@ void freeze(torch::nn::Module& module) {
 // ---------------------------------------------------------------------------------------------
 // Sampling
 
+namespace {
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+// One token per row from probs (B, V) given one uniform u_i in [0, 1) per row: the first token
+// whose cumulative probability exceeds u_i · total (inverse CDF; zero-probability tokens are
+// never picked because their cumulative sum equals their predecessor's). float64 so that a
+// 150k-token vocabulary's cumulative sum does not lose the tail's small probabilities.
+torch::Tensor sample_inverse_cdf(const torch::Tensor& probs, const std::vector<double>& u) {
+    auto cdf = probs.to(torch::kFloat64).cumsum(-1);                                  // (B, V)
+    auto total = cdf.narrow(1, cdf.size(1) - 1, 1);                                   // (B, 1)
+    auto target = torch::tensor(u, torch::kFloat64).to(cdf.device()).unsqueeze(1) * total;  // (B, 1)
+    auto next = torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(1);  // (B)
+    return next.clamp_max(cdf.size(1) - 1);  // u·total rounding up to total must not overflow
+}
+}  // namespace
+
+uint64_t rollout_row_seed(int64_t seed, int64_t step, int64_t row) {
+    return splitmix64(splitmix64(splitmix64(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(step)) ^
+                      static_cast<uint64_t>(row));
+}
+
 Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& prompts, int64_t max_new_tokens,
-                         double temperature, const TokenIds& eos_ids, int64_t pad_id) {
+                         double temperature, const TokenIds& eos_ids, int64_t pad_id,
+                         const std::vector<uint64_t>& row_seeds) {
     torch::NoGradGuard no_grad;
     const int64_t b = static_cast<int64_t>(prompts.size());
+    if (!row_seeds.empty() && row_seeds.size() != prompts.size())
+        throw Error("train: sample_responses: " + std::to_string(row_seeds.size()) + " row seeds for " +
+                    std::to_string(prompts.size()) + " prompts");
+    std::vector<std::mt19937_64> row_rng;
+    for (uint64_t s : row_seeds) row_rng.emplace_back(s);
+    std::vector<double> u(static_cast<size_t>(b));
     int64_t p_len = 0;
     for (const auto& p : prompts) p_len = std::max<int64_t>(p_len, static_cast<int64_t>(p.size()));
     if (p_len == 0) throw Error("train: sample_responses: empty prompt");
@@ -112,7 +146,15 @@ Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& pr
     std::vector<torch::Tensor> tokens, keep;
     for (int64_t t = 0; t < max_new_tokens; ++t) {
         auto last = logits.select(1, logits.size(1) - 1).to(torch::kFloat32) / temperature;  // (B, V)
-        auto next = torch::multinomial(torch::softmax(last, -1), 1).squeeze(1);            // (B)
+        torch::Tensor next;                                                                   // (B)
+        if (row_rng.empty()) {
+            next = torch::multinomial(torch::softmax(last, -1), 1).squeeze(1);
+        } else {
+            // 53 random bits -> [0, 1), the same on every standard library (unlike
+            // std::uniform_real_distribution).
+            for (size_t i = 0; i < u.size(); ++i) u[i] = static_cast<double>(row_rng[i]() >> 11) * 0x1.0p-53;
+            next = sample_inverse_cdf(torch::softmax(last, -1), u);
+        }
         next = torch::where(alive, next, torch::full_like(next, pad_id));
         tokens.push_back(next);
         keep.push_back(alive.to(torch::kFloat32));

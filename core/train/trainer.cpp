@@ -349,6 +349,7 @@ TrainResult Trainer::run(const std::atomic<bool>* cancel) {
         ctx.rank = rank_;
         ctx.world_size = world_size_;
         ctx.cancel = cancel;
+        ctx.comm = distributed() ? options_.comm.get() : nullptr;
         const double lr = lr_at_step(options_.schedule, options_.optimizer.lr, step_, options_.max_steps);
         for (auto& group : optimizer_->param_groups())
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);

@@ -57,6 +57,10 @@ struct StepContext {
     Metrics metrics;               // the task adds its metrics here (averaged over micro-batches by the task)
     std::vector<Sample> samples;   // the task adds samples here
     const std::atomic<bool>* cancel = nullptr;  // long tasks (generation) poll this too
+    // The ranks' collectives (null in a single process). Tasks whose statistics span the batch
+    // (PPO/GRPO advantage whitening, the KL controller, token-mean normalisers) use it to see the
+    // global batch; every rank must call it the same number of times in the same order.
+    dist::Communicator* comm = nullptr;
     std::string stop_reason;       // set to stop the run after this step (e.g. "kl_stop")
 };
 
