@@ -68,11 +68,24 @@ torch::Tensor whiten(const torch::Tensor& x, const torch::Tensor& mask, bool shi
 // ---------------------------------------------------------------------------------------------
 // Log-probabilities and entropy
 
-torch::Tensor logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& labels) {
+namespace {
+// Whether a float32 copy of logits (B, T, V) fits the batched budget.
+bool fits_batched(const torch::Tensor& logits, int64_t batched_bytes) {
+    return logits.numel() <= batched_bytes / static_cast<int64_t>(sizeof(float));
+}
+}  // namespace
+
+torch::Tensor logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& labels, int64_t batched_bytes) {
     // logits: (B, T, V), labels: (B, T)
     if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) ||
         logits.size(1) != labels.size(1))
         throw Error("core/train/losses: logprobs_from_logits: expected logits (B, T, V) and labels (B, T)");
+    // log p(label) = logit[label] − logsumexp(logits): no (…, V) log-softmax is materialised.
+    if (fits_batched(logits, batched_bytes)) {
+        auto x = logits.to(torch::kFloat32);                                   // (B, T, V)
+        auto picked = x.gather(-1, labels.unsqueeze(-1)).squeeze(-1);          // (B, T)
+        return picked - torch::logsumexp(x, -1);                               // (B, T)
+    }
     std::vector<torch::Tensor> rows;
     rows.reserve(static_cast<size_t>(logits.size(0)));
     for (int64_t b = 0; b < logits.size(0); ++b) {
@@ -83,14 +96,18 @@ torch::Tensor logprobs_from_logits(const torch::Tensor& logits, const torch::Ten
     return torch::stack(rows);  // (B, T)
 }
 
-torch::Tensor entropy_from_logits(const torch::Tensor& logits) {
+torch::Tensor entropy_from_logits(const torch::Tensor& logits, int64_t batched_bytes) {
     if (logits.dim() != 3) throw Error("core/train/losses: entropy_from_logits: expected logits (B, T, V)");
+    // H = −Σ p log p
+    if (fits_batched(logits, batched_bytes)) {
+        auto logp = torch::log_softmax(logits.to(torch::kFloat32), -1);  // (B, T, V)
+        return -(logp.exp() * logp).sum(-1);                              // (B, T)
+    }
     std::vector<torch::Tensor> rows;
     rows.reserve(static_cast<size_t>(logits.size(0)));
     for (int64_t b = 0; b < logits.size(0); ++b) {
         auto row = logits[b].to(torch::kFloat32);  // (T, V)
         auto logp = torch::log_softmax(row, -1);   // (T, V)
-        // H = −Σ p log p
         rows.push_back(-(logp.exp() * logp).sum(-1));  // (T)
     }
     return torch::stack(rows);  // (B, T)

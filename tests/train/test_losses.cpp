@@ -90,6 +90,47 @@ private Q_SLOTS:
         QVERIFY(std::fabs(total - 8.0) < 1e-5);  // 2 × 4 positions, each sums to 1
     }
 
+    void batched_and_per_row_paths_agree() {
+        // The memory budget picks the path (0 bytes: row by row; 1 GiB: the whole batch). Both must
+        // give the values of a float64 log-softmax (the truth) and the same gradients as each other,
+        // for logprobs and entropy, on float32 and bfloat16 logits (converted to float32 first).
+        torch::manual_seed(11);
+        for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+            auto base = (3.0 * torch::randn({3, 5, 11})).to(dtype);     // (B, T, V)
+            auto labels = torch::randint(0, 11, {3, 5}, torch::kInt64);  // (B, T)
+            auto weights = torch::randn({3, 5});                         // (B, T): a loss touching every output
+            auto ref64 = torch::log_softmax(base.to(torch::kFloat64), -1);  // (B, T, V)
+            auto lp_truth = ref64.gather(-1, labels.unsqueeze(-1)).squeeze(-1);
+            auto h_truth = -(ref64.exp() * ref64).sum(-1);
+            std::vector<torch::Tensor> lp_grads, h_grads;
+            for (int64_t budget : {int64_t(0), int64_t(1) << 30}) {
+                auto x = base.detach().clone().set_requires_grad(true);
+                auto lp = logprobs_from_logits(x, labels, budget);
+                QCOMPARE(lp.scalar_type(), torch::kFloat32);
+                QVERIFY((lp.to(torch::kFloat64) - lp_truth).abs().max().item<double>() < 1e-5);
+                (lp * weights).sum().backward();
+                lp_grads.push_back(x.grad().to(torch::kFloat32).clone());
+                auto y = base.detach().clone().set_requires_grad(true);
+                auto h = entropy_from_logits(y, budget);
+                QVERIFY((h.to(torch::kFloat64) - h_truth).abs().max().item<double>() < 1e-5);
+                (h * weights).sum().backward();
+                h_grads.push_back(y.grad().to(torch::kFloat32).clone());
+            }
+            // (bfloat16 gradients are rounded to 8 bits of mantissa on the way back: compare float32 ones.)
+            if (dtype == torch::kFloat32) {
+                QVERIFY((lp_grads[0] - lp_grads[1]).abs().max().item<double>() <= 1e-6);
+                QVERIFY((h_grads[0] - h_grads[1]).abs().max().item<double>() <= 1e-6);
+                // d/dx Σ w log softmax(x)[label] = w (onehot(label) − softmax(x))
+                auto onehot = torch::zeros({3, 5, 11}, torch::kFloat64).scatter_(-1, labels.unsqueeze(-1), 1.0);
+                auto expect = weights.to(torch::kFloat64).unsqueeze(-1) * (onehot - ref64.exp());
+                QVERIFY((lp_grads[0].to(torch::kFloat64) - expect).abs().max().item<double>() < 1e-5);
+                QVERIFY(expect.abs().max().item<double>() > 1e-2);  // the gradients are not trivially 0
+            }
+        }
+        // The default budget: 256 MiB of float32 = 67,108,864 elements.
+        QCOMPARE(kBatchedSoftmaxBytes, int64_t(268435456));
+    }
+
     void bradley_terry_two_pairs() {
         // r_c = [2, 0], r_r = [1, 1]: d = [1, −1].
         // loss = ½ (ln(1+e^−1) + ln(1+e^1)) = ½ (0.3132617 + 1.3132617) = 0.8132617
