@@ -19,7 +19,7 @@ struct Run {
     QString out, err;
 };
 
-Run rlhf(const QStringList& args) {
+Run run_cli(const QStringList& args) {
     QProcess p;
     p.start(QStringLiteral(RLHF_CLI_PATH), args);
     Run r;
@@ -42,21 +42,21 @@ private Q_SLOTS:
 
 void GgufConvertCliTest::usage_errors_exit_2() {
     const QString c = QStringLiteral("convert");
-    Run r = rlhf({c, QStringLiteral("--to"), QStringLiteral("onnx"), QStringLiteral("--model"), QStringLiteral("m"),
+    Run r = run_cli({c, QStringLiteral("--to"), QStringLiteral("onnx"), QStringLiteral("--model"), QStringLiteral("m"),
                   QStringLiteral("--out"), QStringLiteral("x")});
     QCOMPARE(r.exit_code, 2);
     QVERIFY2(r.err.contains(QStringLiteral("--to 'onnx'")), qPrintable(r.err));
-    r = rlhf({c, QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"), QStringLiteral("m"),
+    r = run_cli({c, QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"), QStringLiteral("m"),
               QStringLiteral("--out"), QStringLiteral("x"), QStringLiteral("--dtype"), QStringLiteral("q4_0")});
     QCOMPARE(r.exit_code, 2);
     QVERIFY2(r.err.contains(QStringLiteral("--dtype 'q4_0'")), qPrintable(r.err));
-    r = rlhf({c, QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"), QStringLiteral("m")});
+    r = run_cli({c, QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"), QStringLiteral("m")});
     QCOMPARE(r.exit_code, 2);  // --out missing
 }
 
 void GgufConvertCliTest::bad_folder_exits_1_naming_the_file() {
     QTemporaryDir tmp;
-    Run r = rlhf({QStringLiteral("convert"), QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"),
+    Run r = run_cli({QStringLiteral("convert"), QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"),
                   tmp.path(), QStringLiteral("--out"), tmp.path() + QStringLiteral("/x.gguf")});
     QCOMPARE(r.exit_code, 1);
     QVERIFY2(r.err.contains(tmp.path() + QStringLiteral("/config.json: not found")), qPrintable(r.err));
@@ -87,7 +87,7 @@ void GgufConvertCliTest::converts_a_gpt2_folder() {
         tensors.push_back({specs[i].first, rlhf::io::DType::F32, specs[i].second, data[i].data(), data[i].size() * 4});
     rlhf::io::write_safetensors(dir + "/model.safetensors", tensors);
     std::filesystem::copy_file(std::string(RLHF_FIXTURES_DIR) + "/demo/tokenizer.json", dir + "/tokenizer.json");
-    Run r = rlhf({QStringLiteral("convert"), QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"),
+    Run r = run_cli({QStringLiteral("convert"), QStringLiteral("--to"), QStringLiteral("gguf"), QStringLiteral("--model"),
                   tmp.path(), QStringLiteral("--out"), tmp.path() + QStringLiteral("/m.gguf"), QStringLiteral("--dtype"),
                   QStringLiteral("bf16")});
     QCOMPARE(r.exit_code, 0);
