@@ -1,7 +1,8 @@
 // A dataset file into a project: core/data's streaming importer (on a reader thread) feeding
 // Project::add_prepared_stream in batches of kImportBatchRecords, so memory stays bounded whatever
-// the file size. Shared by `rlhf import` and `rlhf bench import`; the GUI's import job should call
-// it too (ui/engine_store.cpp still feeds add_records from one thread).
+// the file size. Shared by `rlhf import`, `rlhf bench import` and the workbench's import job. While
+// it writes, a third thread checkpoints the WAL (wal_checkpointer.h); every row is indexed for
+// search and committed before it returns.
 #pragma once
 #include <cstdint>
 #include <string>
