@@ -1,6 +1,6 @@
 // rlhf score --model RM_DIR --project P (--dataset NAME | --comparisons) [--limit N] [--batch N]
 //            [--split all|train|eval] [--out FILE.jsonl] [--max-length N] [--max-prompt-length N]
-//            [--device D] [--threads N]
+//            [--chat-template auto|model|none] [--device D] [--threads N]
 //
 // Scores the chosen and the rejected response of every preference pair with a reward model (core/
 // model's RewardModel, HF SequenceClassification layout) so a user can judge the model before a
@@ -8,13 +8,16 @@
 // project's human-labelled comparisons (the label in force of each annotator; ties, both-bad and
 // skips have no chosen side and are left out).
 //
-// Scores must equal what the reward-model run saw, so texts are tokenized exactly as `rlhf train`
-// does (torch_cmd_train.cpp's Encoder): the prompt with special tokens, cut from the left to
-// max_prompt_length; the response separately, without special tokens, plus EOS; prompt+response
-// collated by core/train's collate_sequences (response cut to max_length) and scored by
-// core/train's reward_scores. When RM_DIR is a run's `final` folder, the lengths come from the
-// run's config.yaml beside it, and when that run trained on the scored dataset each pair is marked
-// "train" or "eval" as RmTask split it (--split scores one side only: held-out accuracy).
+// Scores must equal what the reward-model run saw, so records are tokenized by the encoder `rlhf
+// train` uses (core/train/chat_data.h's TrainEncoder): with data.chat_template auto|model the
+// model's chat template renders the prompt (with its generation prompt) and the assistant
+// continuation, otherwise the plain join gets special tokens on the prompt and EOS after the
+// response; prompts are cut from the left to max_prompt_length; prompt+response are collated by
+// core/train's collate_sequences (response cut to max_length) and scored by reward_scores. When
+// RM_DIR is a run's `final` folder, the lengths and data.chat_template come from the run's
+// config.yaml beside it (--max-length, --max-prompt-length, --chat-template override them), and
+// when that run trained on the scored dataset each pair is marked "train" or "eval" as RmTask
+// split it (--split scores one side only: held-out accuracy).
 //
 // stdout, one JSON object per line:
 //   pair:     {"id","dataset","annotator","prompt","chosen","rejected","chosen_tokens",
@@ -40,6 +43,7 @@
 #include "core/store/project.h"
 #include "core/text/tokenizer.h"
 #include "core/train/algorithms.h"
+#include "core/train/chat_data.h"
 #include "core/train/config.h"
 
 namespace fs = std::filesystem;
@@ -54,16 +58,10 @@ struct TextPair {
     int64_t id = 0;              // record id (dataset) or comparison id (comparisons)
     std::string dataset;         // dataset name, or "comparisons"
     std::string annotator;       // "" for dataset records
-    std::string prompt, chosen, rejected;
+    std::string prompt, chosen, rejected;  // shown: turns joined one per line
+    data::Messages prompt_m, chosen_m, rejected_m;  // tokenized (TrainEncoder renders them)
     std::string split;           // "train" | "eval" when the model's run trained on this dataset, else ""
-    bool conversational = false; // the prompt has role-tagged turns
 };
-
-bool has_roles(const data::Messages& m) {
-    for (const auto& msg : m)
-        if (!msg.role.empty()) return true;
-    return false;
-}
 
 // What the reward-model run that produced RM_DIR trained with: <run>/config.yaml beside
 // <run>/final. Unknown (defaults, no split) for any other folder.
@@ -72,18 +70,11 @@ struct RunData {
     int64_t max_length = train::DataConfig{}.max_length;
     std::string dataset;        // the project dataset it trained on ("" = a file, or unknown)
     double eval_fraction = 0;   // RmTask holds out the last floor(n * eval_fraction) pairs
+    train::ChatTemplateMode chat_template = train::DataConfig{}.chat_template;  // data.chat_template
     bool known = false;
 };
 
-// Same flattening as torch_cmd_train.cpp's join_messages: role-less text as is, turns one per line.
-std::string join_messages(const data::Messages& m) {
-    std::string out;
-    for (const auto& msg : m) {
-        if (!out.empty()) out += "\n";
-        out += msg.role.empty() ? msg.content : msg.role + ": " + msg.content;
-    }
-    return out;
-}
+using train::join_messages;
 
 // The dataset's preference pairs in id order (the order `rlhf train` reads them). When the run
 // trained on this dataset, each pair is marked as RmTask split it: the last floor(n * eval_fraction)
@@ -95,8 +86,9 @@ std::vector<TextPair> dataset_pairs(store::Project& project, const std::string& 
     std::vector<TextPair> all;
     project.for_each_record(ds->id, [&](store::StoredRecord&& r) {
         if (r.record.kind != data::RecordKind::Preference) return;
-        all.push_back({r.id, name, "", join_messages(r.record.pref.prompt), join_messages(r.record.pref.chosen),
-                       join_messages(r.record.pref.rejected), "", has_roles(r.record.pref.prompt)});
+        const auto& p = r.record.pref;
+        all.push_back({r.id, name, "", join_messages(p.prompt), join_messages(p.chosen), join_messages(p.rejected),
+                       p.prompt, p.chosen, p.rejected, ""});
     });
     if (all.empty()) throw Error(project.dir() + ": --dataset: '" + name + "' holds no preference pairs");
     const bool splittable = run.known && run.dataset == name;
@@ -123,37 +115,15 @@ std::vector<TextPair> comparison_pairs(store::Project& project, int64_t limit) {
         if (l.choice != store::Choice::A && l.choice != store::Choice::B) continue;  // no preferred side
         if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
         const bool a = l.choice == store::Choice::A;
-        out.push_back({l.comparison_id, "comparisons", l.annotator, join_messages(l.prompt),
-                       a ? l.completion_a : l.completion_b, a ? l.completion_b : l.completion_a, "", has_roles(l.prompt)});
+        const std::string& chosen = a ? l.completion_a : l.completion_b;
+        const std::string& rejected = a ? l.completion_b : l.completion_a;
+        // A completion is role-less text: with a templated prompt it is rendered as the assistant's turn.
+        out.push_back({l.comparison_id, "comparisons", l.annotator, join_messages(l.prompt), chosen, rejected, l.prompt,
+                       data::Messages{{"", chosen}}, data::Messages{{"", rejected}}, ""});
     }
     if (out.empty()) throw Error(project.dir() + ": --comparisons: no comparison has an A or B label yet");
     return out;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Tokenization, identical to `rlhf train` (see the file comment).
-
-struct Encoder {
-    std::shared_ptr<const text::Tokenizer> tok;
-    int64_t max_prompt = 256;
-
-    train::TokenIds prompt(const std::string& text) const {
-        auto ids = tok->encode(text, /*add_special_tokens=*/true);
-        train::TokenIds out(ids.begin(), ids.end());
-        if (static_cast<int64_t>(out.size()) > max_prompt) out.erase(out.begin(), out.end() - max_prompt);
-        return out;
-    }
-    train::TokenIds response(const std::string& text) const {
-        auto ids = tok->encode(text, /*add_special_tokens=*/false);
-        train::TokenIds out(ids.begin(), ids.end());
-        if (tok->eos_id() >= 0) out.push_back(tok->eos_id());
-        return out;
-    }
-    int64_t pad_id() const {
-        if (tok->pad_id() >= 0) return tok->pad_id();
-        return tok->eos_id() >= 0 ? tok->eos_id() : 0;
-    }
-};
 
 RunData run_data(const std::string& model_dir) {
     RunData out;
@@ -167,6 +137,7 @@ RunData run_data(const std::string& model_dir) {
         out.max_length = c.data.max_length;
         out.dataset = c.data.file.empty() ? c.data.dataset : "";
         out.eval_fraction = c.data.eval_fraction;
+        out.chat_template = c.data.chat_template;
         out.known = true;
     } catch (const std::exception& e) {
         // A config this build cannot parse should not stop scoring; say which lengths are used.
@@ -198,6 +169,7 @@ int run_score(cli::Args& args) {
     const std::string device_name = args.get("device", "auto");
     const std::string split = args.get("split", "all");
     const long long threads = args.get_int("threads", 0);
+    const std::string chat_template_arg = args.get("chat-template", "");
     args.finish();
     if (dataset.empty() == !comparisons) throw UsageError("rlhf score: give exactly one of --dataset NAME or --comparisons");
     if (limit < 0) throw UsageError("--limit: must be >= 0 (0 = every pair)");
@@ -205,6 +177,8 @@ int run_score(cli::Args& args) {
     if (split != "all" && split != "train" && split != "eval") throw UsageError("--split: all, train or eval");
     if (comparisons && split != "all") throw UsageError("--split: only with --dataset (comparisons have no training split)");
     if (max_length_arg < 0 || max_prompt_arg < 0) throw UsageError("--max-length/--max-prompt-length: must be > 0");
+    if (!chat_template_arg.empty() && chat_template_arg != "auto" && chat_template_arg != "model" && chat_template_arg != "none")
+        throw UsageError("--chat-template: auto, model or none (data.chat_template of `rlhf train`)");
 
     // Clear errors before anything slow: the model folder and the project must exist.
     if (!fs::is_directory(model_dir)) throw Error(model_dir + ": --model: not a folder");
@@ -233,21 +207,18 @@ int run_score(cli::Args& args) {
         throw Error(std::string("rlhf score: loading the reward model: ") + e.what());
     }
     rm->eval();
-    Encoder enc{text::Tokenizer::from_file(model_dir), lengths.max_prompt};
-    // Known gap: `rlhf train` can render conversational records with the model's chat template
-    // (data.chat_template); this command scores them as the plain "role: content" join. Say so
-    // where it matters instead of printing scores that silently differ from training.
-    {
-        std::ifstream in(fs::path(model_dir) / "tokenizer_config.json", std::ios::binary);
-        const auto tc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-        const bool templated = (tc.is_object() && tc.contains("chat_template") && !tc["chat_template"].is_null()) ||
-                               fs::exists(fs::path(model_dir) / "chat_template.jinja");
-        const bool conversational = std::any_of(pairs.begin(), pairs.end(), [](const TextPair& p) { return p.conversational; });
-        if (templated && conversational)
-            std::fprintf(stderr, "rlhf score: %s has a chat template; conversational pairs are scored as plain "
-                                 "\"role: content\" text, which differs from a run trained with data.chat_template: model\n",
-                         model_dir.c_str());
-    }
+    if (chat_template_arg == "auto") lengths.chat_template = train::ChatTemplateMode::Auto;
+    if (chat_template_arg == "model") lengths.chat_template = train::ChatTemplateMode::Model;
+    if (chat_template_arg == "none") lengths.chat_template = train::ChatTemplateMode::None;
+    train::DataConfig data;
+    data.max_prompt_length = lengths.max_prompt;
+    data.chat_template = lengths.chat_template;
+    const train::TrainEncoder enc =
+        train::make_train_encoder(data, model_dir, chat_template_arg.empty() ? model_dir : std::string("--chat-template"));
+    if (enc.chat.templated())
+        std::fprintf(stderr, "rlhf score: rendering %s with the model's chat template (data.chat_template: %s)\n",
+                     data.chat_template == train::ChatTemplateMode::Model ? "all pairs" : "conversational pairs",
+                     train::chat_template_mode_name(data.chat_template));
 
     // Pair lines go to --out (written to a temporary name, renamed when complete) or stdout.
     std::ofstream file;
@@ -273,9 +244,11 @@ int run_score(cli::Args& args) {
         std::vector<train::TokenIds> prompt_ids(b), chosen_ids(b), rejected_ids(b);
         std::vector<const train::TokenIds*> prompts, responses;
         for (size_t i = 0; i < b; ++i) {
-            prompt_ids[i] = enc.prompt(pairs[start + i].prompt);
-            chosen_ids[i] = enc.response(pairs[start + i].chosen);
-            rejected_ids[i] = enc.response(pairs[start + i].rejected);
+            const TextPair& p = pairs[start + i];
+            auto ids = enc.pair(p.prompt_m, p.chosen_m, p.rejected_m);
+            prompt_ids[i] = std::move(ids.prompt);
+            chosen_ids[i] = std::move(ids.chosen);
+            rejected_ids[i] = std::move(ids.rejected);
         }
         for (size_t i = 0; i < b; ++i) {
             prompts.push_back(&prompt_ids[i]);
@@ -327,6 +300,7 @@ int run_score(cli::Args& args) {
                            {"model", model_dir},
                            {"max_length", lengths.max_length},
                            {"max_prompt_length", lengths.max_prompt},
+                           {"chat_template", train::chat_template_mode_name(lengths.chat_template)},
                            {"split", split}};
     std::cout << summary.dump() << "\n" << std::flush;
     return 0;
@@ -336,7 +310,8 @@ int run_score(cli::Args& args) {
 
 RLHF_CLI_COMMAND(score,
                  "rlhf score --model RM_DIR --project DIR (--dataset NAME | --comparisons) [--limit N] [--batch N] "
-                 "[--split all|train|eval] [--out FILE.jsonl] [--max-length N] [--max-prompt-length N] [--device auto|cpu|cuda] "
+                 "[--split all|train|eval] [--out FILE.jsonl] [--max-length N] [--max-prompt-length N] "
+                 "[--chat-template auto|model|none] [--device auto|cpu|cuda] "
                  "[--threads N]",
                  "Score chosen and rejected of each preference pair with a reward model; one JSON line per pair, "
                  "then accuracy and mean margin.",

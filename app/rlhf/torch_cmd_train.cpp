@@ -59,58 +59,8 @@ std::vector<data::Record> load_records(const TrainConfig& c, store::Project* pro
     return out;
 }
 
-struct Encoder {
-    std::shared_ptr<const text::Tokenizer> tok;
-    int64_t max_prompt = 256;
-    ChatFormatter chat;  // the model's chat template, or the plain "role: content" join
-
-    // response: the example's response when it has one (it decides whether the template is used).
-    TokenIds prompt(const data::Messages& m, const data::Messages& response = {}) const {
-        // A rendered template already holds its special tokens (BOS included), as
-        // apply_chat_template(tokenize=True) encodes without adding any.
-        auto ids = tok->encode(chat.prompt(m, response), /*add_special_tokens=*/!chat.uses_template(m, response));
-        TokenIds out(ids.begin(), ids.end());
-        // Keep the end of a long prompt: it is what the response follows.
-        if (static_cast<int64_t>(out.size()) > max_prompt) out.erase(out.begin(), out.end() - max_prompt);
-        return out;
-    }
-    TokenIds response(const data::Messages& prompt, const data::Messages& m) const {
-        // Tokenized separately from the prompt, so no token spans the boundary. A templated
-        // response ends with the template's end-of-turn token; a plain one gets EOS.
-        auto ids = tok->encode(chat.response(prompt, m), /*add_special_tokens=*/false);
-        TokenIds out(ids.begin(), ids.end());
-        if (!chat.uses_template(prompt, m) && tok->eos_id() >= 0) out.push_back(tok->eos_id());
-        return out;
-    }
-    int64_t pad_id() const {
-        if (tok->pad_id() >= 0) return tok->pad_id();
-        return tok->eos_id() >= 0 ? tok->eos_id() : 0;
-    }
-};
-
-// Whether the model folder (or the folder of a tokenizer file) ships a chat template.
-bool has_chat_template(const std::string& path) {
-    const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
-    if (fs::exists(dir / "chat_template.jinja")) return true;
-    const fs::path config = dir / "tokenizer_config.json";
-    if (!fs::exists(config)) return false;
-    std::ifstream in(config, std::ios::binary);
-    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    return j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null();
-}
-
-ChatFormatter make_chat_formatter(const TrainConfig& c, const std::string& tokenizer_path, const std::string& config_path) {
-    const auto mode = c.data.chat_template;
-    if (mode == ChatTemplateMode::None) return ChatFormatter();
-    if (mode == ChatTemplateMode::Auto && !has_chat_template(tokenizer_path)) return ChatFormatter();
-    try {
-        // auto renders conversational records only; role-less (TRL standard) text stays plain.
-        return ChatFormatter(std::make_shared<const text::ChatTemplate>(text::ChatTemplate::from_tokenizer_config(tokenizer_path)),
-                             /*role_less_too=*/mode == ChatTemplateMode::Model);
-    } catch (const Error& e) {
-        throw Error(config_path + ": data.chat_template: " + e.what());
-    }
-}
+// Records -> token ids: core/train/chat_data.h's TrainEncoder (shared with `rlhf score`, so a
+// reward model is scored on exactly the tokens it was trained on).
 
 // One dataset field per source row (1-based line of a JSONL file, or index + 1 of a JSON array),
 // for exact_answer rules: importers keep only the records' content, not their other fields.
@@ -237,8 +187,7 @@ int run_train(cli::Args& args) {
     try {
         auto records = load_records(c, project ? &*project : nullptr);
         const std::string tokenizer_path = c.model.tokenizer.empty() ? c.model.policy : c.model.tokenizer;
-        Encoder enc{text::Tokenizer::from_file(tokenizer_path), c.data.max_prompt_length,
-                    make_chat_formatter(c, tokenizer_path, config_path)};
+        const TrainEncoder enc = make_train_encoder(c.data, tokenizer_path, config_path);
         if (enc.chat.templated())
             std::fprintf(stderr, "rlhf train: rendering %s with the model's chat template\n",
                          c.data.chat_template == ChatTemplateMode::Model ? "all records" : "conversational records");
@@ -346,8 +295,8 @@ int run_train(cli::Args& args) {
             std::vector<PreferenceIds> pairs;
             for (const auto& r : records) {
                 if (r.kind != data::RecordKind::Preference) continue;
-                PreferenceIds p{enc.prompt(r.pref.prompt, r.pref.chosen), enc.response(r.pref.prompt, r.pref.chosen),
-                                enc.response(r.pref.prompt, r.pref.rejected), 0.0};
+                auto ids = enc.pair(r.pref.prompt, r.pref.chosen, r.pref.rejected);
+                PreferenceIds p{std::move(ids.prompt), std::move(ids.chosen), std::move(ids.rejected), 0.0};
                 if (r.pref.score_chosen && r.pref.score_rejected) p.margin = *r.pref.score_chosen - *r.pref.score_rejected;
                 pairs.push_back(std::move(p));
             }

@@ -12,8 +12,14 @@
 // does, so the demo's GPT-2 (whose minimal template is for `rlhf chat`) still continues its
 // review openings as it was pre-trained.
 //
+// TrainEncoder (end of file) turns records into the token ids a run trains on; `rlhf train` and
+// `rlhf score` both use it, so a reward model is scored on exactly the tokens it was trained on.
+//
 // Header-only on purpose: only the users that render chats (the rlhf CLI, tests) pay for core/text.
 #pragma once
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,6 +30,8 @@
 #include "core/data/records.h"
 #include "core/io/error.h"
 #include "core/text/chat_template.h"
+#include "core/text/tokenizer.h"
+#include "core/train/config.h"
 
 namespace rlhf::train {
 
@@ -123,5 +131,79 @@ private:
     std::shared_ptr<const text::ChatTemplate> template_;
     bool role_less_too_ = true;
 };
+
+// Whether a model folder (or the folder of a tokenizer file) ships a chat template
+// (chat_template.jinja, or a non-null tokenizer_config.json "chat_template").
+inline bool has_chat_template(const std::string& path) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+    if (fs::exists(dir / "chat_template.jinja")) return true;
+    const fs::path config = dir / "tokenizer_config.json";
+    if (!fs::exists(config)) return false;
+    std::ifstream in(config, std::ios::binary);
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    return j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null();
+}
+
+// The formatter of data.chat_template: none -> plain join; auto -> the template for conversational
+// records when the tokenizer folder has one (role-less text stays plain); model -> the template
+// for every record. `where` prefixes errors (e.g. "run.yaml: data.chat_template").
+inline ChatFormatter make_chat_formatter(ChatTemplateMode mode, const std::string& tokenizer_path, const std::string& where) {
+    if (mode == ChatTemplateMode::None) return ChatFormatter();
+    if (mode == ChatTemplateMode::Auto && !has_chat_template(tokenizer_path)) return ChatFormatter();
+    try {
+        return ChatFormatter(std::make_shared<const text::ChatTemplate>(text::ChatTemplate::from_tokenizer_config(tokenizer_path)),
+                             /*role_less_too=*/mode == ChatTemplateMode::Model);
+    } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+    }
+}
+
+// Records -> token ids, as every algorithm trains on them:
+//   prompt:   the formatter's prompt text; plain text with the tokenizer's special tokens (BOS),
+//             templated text without (a rendered template already holds them, as
+//             apply_chat_template(tokenize=True) encodes); cut from the left to max_prompt tokens
+//             (the end of a long prompt is what the response follows).
+//   response: tokenized separately (no token spans the boundary), without special tokens; a plain
+//             response gets EOS appended, a templated one already ends with the end-of-turn token.
+// Sequences are cut to data.max_length later, by collate_sequences.
+struct TrainEncoder {
+    std::shared_ptr<const text::Tokenizer> tok;
+    int64_t max_prompt = 256;  // data.max_prompt_length
+    ChatFormatter chat;        // the model's chat template, or the plain "role: content" join
+
+    // response: the example's response when it has one (it decides whether the template is used).
+    std::vector<int64_t> prompt(const data::Messages& m, const data::Messages& response = {}) const {
+        auto ids = tok->encode(chat.prompt(m, response), /*add_special_tokens=*/!chat.uses_template(m, response));
+        std::vector<int64_t> out(ids.begin(), ids.end());
+        if (static_cast<int64_t>(out.size()) > max_prompt) out.erase(out.begin(), out.end() - max_prompt);
+        return out;
+    }
+    std::vector<int64_t> response(const data::Messages& prompt, const data::Messages& m) const {
+        auto ids = tok->encode(chat.response(prompt, m), /*add_special_tokens=*/false);
+        std::vector<int64_t> out(ids.begin(), ids.end());
+        if (!chat.uses_template(prompt, m) && tok->eos_id() >= 0) out.push_back(tok->eos_id());
+        return out;
+    }
+    // A preference pair as RM and DPO train on it (the prompt rendered in the chosen response's
+    // context, each response after it).
+    struct Pair {
+        std::vector<int64_t> prompt, chosen, rejected;
+    };
+    Pair pair(const data::Messages& prompt, const data::Messages& chosen, const data::Messages& rejected) const {
+        return {this->prompt(prompt, chosen), response(prompt, chosen), response(prompt, rejected)};
+    }
+    int64_t pad_id() const {
+        if (tok->pad_id() >= 0) return tok->pad_id();
+        return tok->eos_id() >= 0 ? tok->eos_id() : 0;
+    }
+};
+
+// The encoder of a run: tokenizer and chat template from tokenizer_path (a model folder or a
+// tokenizer.json), data.max_prompt_length and data.chat_template from the config.
+inline TrainEncoder make_train_encoder(const DataConfig& data, const std::string& tokenizer_path, const std::string& config_path) {
+    return TrainEncoder{text::Tokenizer::from_file(tokenizer_path), data.max_prompt_length,
+                        make_chat_formatter(data.chat_template, tokenizer_path, config_path + ": data.chat_template")};
+}
 
 }  // namespace rlhf::train
