@@ -1,5 +1,5 @@
 // Issue 7 ("the demo model loads elsewhere"), checked with llama.cpp: the demo pipeline's own
-// model (a small `rlhf demo`: 1500 reviews, 80 pre-training steps) exported with
+// model (a small `rlhf demo`: 600 reviews, 30 pre-training steps) exported with
 // `rlhf convert --to gguf` and run by llama.cpp (node-llama-cpp's prebuilt CPU binary, through
 // tests/tools/llamacpp/ref.mjs) tokenizes the prompt with the tokenizer inside the GGUF into the
 // ids our tokenizer gives, and generates the same greedy ids and text as
@@ -53,7 +53,7 @@ void GgufDemoCliTest::initTestCase() {
 }
 
 void GgufDemoCliTest::demo_model_generates_the_same_text() {
-    // The demo pipeline's own model (a small run: 1500 reviews, 80 pre-training steps), exported
+    // The demo pipeline's own model (a small run: 600 reviews, 30 pre-training steps), exported
     // through the CLI and run by llama.cpp with the tokenizer inside the GGUF.
     const QString project = tmp_.path() + QStringLiteral("/demo");
     auto rlhf_cli = [&](const QStringList& args, QByteArray* out) {
@@ -65,8 +65,8 @@ void GgufDemoCliTest::demo_model_generates_the_same_text() {
         return ok;
     };
     QVERIFY(rlhf_cli({QStringLiteral("demo"), QStringLiteral("--project"), project, QStringLiteral("--reviews"),
-                      QStringLiteral("1500"), QStringLiteral("--sft-steps"), QStringLiteral("80"), QStringLiteral("--pairs"),
-                      QStringLiteral("16")},
+                      QStringLiteral("600"), QStringLiteral("--sft-steps"), QStringLiteral("30"), QStringLiteral("--pairs"),
+                      QStringLiteral("4")},
                      nullptr));
     const QString model_dir = project + QStringLiteral("/models/sft");
     const QString gguf = project + QStringLiteral("/demo.gguf");
