@@ -104,7 +104,12 @@ Db::Db(const std::string& path, bool create, const char* vfs) : path_(path) {
     // FULL per transaction (Project::add_label). foreign_keys is off by default in SQLite.
     // cache_size: 32 MiB (negative = KiB) holds a whole import batch, so SQLite does not spill
     // half-built pages to the WAL mid-transaction and write them again at commit.
-    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
+    // page_size: 16 KiB pages for a new file (it is fixed once the first table exists, so an
+    // existing project keeps its size and this is a no-op there). Four times fewer B-tree pages
+    // to split, write and checkpoint per imported row: `rlhf bench import` on the idle 2-core
+    // machine went 43.5k -> 54.1k rows/s at 200k pairs, 36.8k -> 51.5k at 400k (writer thread
+    // 3.84 -> 3.21 CPU-s at 200k), peak RSS unchanged. It must precede journal_mode=WAL.
+    exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
          "configure connection");
 }
 

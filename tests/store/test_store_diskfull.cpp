@@ -54,9 +54,10 @@ private Q_SLOTS:
             Project p = Project::open(dir, faulty());
             int64_t cmp = one_comparison(p);
             int64_t ann = p.annotator("ann");
-            // ~64 KiB of writes: a label commit appends a few 4 KiB WAL frames, so some labels
-            // succeed before the disk "fills".
-            store_test::faulty_vfs_arm(64 * 1024);
+            // ~256 KiB of writes: a label commit appends a few WAL frames of one page each
+            // (16 KiB in a new project, core/store/sqlite.cpp), so some labels succeed before
+            // the disk "fills".
+            store_test::faulty_vfs_arm(256 * 1024);
             try {
                 for (int i = 0; i < 10000; ++i)
                     acknowledged.push_back(p.add_label({cmp, ann, Choice::A, "r" + std::to_string(i), 1.0}));
