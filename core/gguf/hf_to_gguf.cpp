@@ -25,6 +25,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using io::get_bool;
+using io::get_double;
+using io::get_int;
+
 // ---------------------------------------------------------------------------------------------
 // config.json
 
@@ -40,27 +44,6 @@ struct HParams {
     bool tied = false;               // tie_word_embeddings
     int64_t sliding_window = 0;      // 0 = none
 };
-
-int64_t get_int(const json& j, const char* key, int64_t fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number_integer()) throw Error(label + ": field '" + key + "' must be an integer");
-    return it->get<int64_t>();
-}
-
-double get_double(const json& j, const char* key, double fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number()) throw Error(label + ": field '" + key + "' must be a number");
-    return it->get<double>();
-}
-
-bool get_bool(const json& j, const char* key, bool fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) throw Error(label + ": field '" + key + "' must be true or false");
-    return it->get<bool>();
-}
 
 HParams read_hparams(const json& j, const std::string& label, std::vector<std::string>& warnings) {
     HParams h;

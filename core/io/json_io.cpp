@@ -362,4 +362,33 @@ void append_json_string(std::string& out, const std::string& s) {
     out += '"';
 }
 
+int64_t get_int(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& label) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number_integer()) throw Error(label + ": field '" + key + "' must be an integer");
+    return it->get<int64_t>();
+}
+
+double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& label) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number()) throw Error(label + ": field '" + key + "' must be a number");
+    return it->get<double>();
+}
+
+bool get_bool(const nlohmann::json& j, const char* key, bool fallback, const std::string& label) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_boolean()) throw Error(label + ": field '" + key + "' must be true or false");
+    return it->get<bool>();
+}
+
+std::string get_string(const nlohmann::json& j, const char* key, const std::string& fallback,
+                       const std::string& label) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_string()) throw Error(label + ": field '" + key + "' must be a string");
+    return it->get<std::string>();
+}
+
 }  // namespace rlhf::io

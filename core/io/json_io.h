@@ -13,6 +13,15 @@ namespace rlhf::io {
 // For writers that build canonical JSON by hand in hot paths (content hashes, record rows).
 void append_json_string(std::string& out, const std::string& s);
 
+// Optional fields of a config object (config.json, generation_config.json): the value of `key`,
+// or `fallback` when it is absent or null; a value of the wrong type throws
+// "<label>: field '<key>' must be <type>".
+int64_t get_int(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& label);
+double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& label);
+bool get_bool(const nlohmann::json& j, const char* key, bool fallback, const std::string& label);
+std::string get_string(const nlohmann::json& j, const char* key, const std::string& fallback,
+                       const std::string& label);
+
 // Parses a whole JSON file; errors name the file, line and column.
 nlohmann::json read_json_file(const std::string& path);
 nlohmann::json parse_json(const std::string& text, const std::string& label);

@@ -8,6 +8,11 @@
 
 namespace rlhf::io {
 
+// FIPS 180-4 §4.2.2 round constants (16-byte aligned, for SIMD loads) and §5.3.3 initial hash
+// value; shared with the SHA-instruction path in core/data/sha256_hw.cpp.
+alignas(16) extern const uint32_t kSha256RoundConstants[64];
+extern const uint32_t kSha256InitialHash[8];
+
 class Sha256 {
 public:
     Sha256();

@@ -13,40 +13,16 @@ namespace rlhf::model {
 
 namespace {
 
+using io::get_bool;
+using io::get_double;
+using io::get_int;
+using io::get_string;
+
 using nlohmann::json;
 
 bool is_dir(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Reads an integer field, or `fallback` when absent/null; a wrong type names the field.
-int64_t get_int(const json& j, const char* key, int64_t fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number_integer()) throw Error(label + ": field '" + key + "' must be an integer");
-    return it->get<int64_t>();
-}
-
-double get_double(const json& j, const char* key, double fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number()) throw Error(label + ": field '" + key + "' must be a number");
-    return it->get<double>();
-}
-
-bool get_bool(const json& j, const char* key, bool fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) throw Error(label + ": field '" + key + "' must be true or false");
-    return it->get<bool>();
-}
-
-std::string get_string(const json& j, const char* key, const std::string& fallback, const std::string& label) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_string()) throw Error(label + ": field '" + key + "' must be a string");
-    return it->get<std::string>();
 }
 
 // bos_token_id / eos_token_id: an integer, a list of integers (Llama 3.1), or null.
