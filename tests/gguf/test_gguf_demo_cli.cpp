@@ -13,24 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llamacpp_reference.h"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-const std::string kRefScript = std::string(RLHF_SOURCE_DIR) + "/tests/tools/llamacpp/ref.mjs";
-
-json run_reference(const json& request, const QString& tmp, std::string* error) {
-    std::string req_path = (tmp + QStringLiteral("/request.json")).toStdString();
-    std::ofstream(req_path) << request.dump();
-    QProcess p;
-    p.start(QStringLiteral(RLHF_NODE_PATH), {QString::fromStdString(kRefScript), QString::fromStdString(req_path)});
-    if (!p.waitForFinished(180000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
-        *error = "ref.mjs failed (exit " + std::to_string(p.exitCode()) + "): " + p.readAllStandardError().toStdString();
-        return {};
-    }
-    return json::parse(p.readAllStandardOutput().toStdString());
-}
+using gguf_test::run_reference;
 
 }  // namespace
 

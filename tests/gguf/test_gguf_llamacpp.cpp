@@ -14,12 +14,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <QProcess>
 #include <QTemporaryDir>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
@@ -31,6 +29,7 @@
 #include "core/model/model.h"
 #include "core/io/json_io.h"
 #include "core/text/tokenizer.h"
+#include "llamacpp_reference.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -53,7 +52,6 @@ constexpr int64_t kGreedyTokens = 20;   // >= 16 token-identical
 constexpr int64_t kVocab = 512;         // the committed demo tokenizer (tests/fixtures/demo)
 
 const std::string kFixtures = RLHF_FIXTURES_DIR;
-const std::string kRefScript = std::string(RLHF_SOURCE_DIR) + "/tests/tools/llamacpp/ref.mjs";
 
 // Tiny configs of every family, shaped to exercise what the export must get right: GQA, biases
 // (llama attention_bias: the permuted q/k biases; qwen2 qkv bias), qwen3's head_dim != C/H and
@@ -98,17 +96,18 @@ std::vector<int32_t> random_ids(int64_t n, uint64_t seed) {
     return out;
 }
 
-// Runs ref.mjs on `request`; QFAIL-style errors come back as a message.
-json run_reference(const json& request, const QString& tmp, std::string* error) {
-    std::string req_path = (tmp + QStringLiteral("/request.json")).toStdString();
-    std::ofstream(req_path) << request.dump();
-    QProcess p;
-    p.start(QStringLiteral(RLHF_NODE_PATH), {QString::fromStdString(kRefScript), QString::fromStdString(req_path)});
-    if (!p.waitForFinished(180000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
-        *error = "ref.mjs failed (exit " + std::to_string(p.exitCode()) + "): " + p.readAllStandardError().toStdString();
-        return {};
-    }
-    return json::parse(p.readAllStandardOutput().toStdString());
+using gguf_test::run_reference;
+
+// Saves `model` in Hugging Face layout to `dir` (tokenizer files from `tokenizer_from`) and
+// converts it to <dir>.gguf with `o`'s type and permutation; o.model_dir / o.out_path are set here.
+rlhf::gguf::ConvertResult export_to_gguf(rlhf::model::CausalLM& model, const std::string& dir,
+                                         const std::string& tokenizer_from, rlhf::gguf::ConvertOptions& o) {
+    rlhf::model::SaveOptions so;
+    so.tokenizer_from = tokenizer_from;
+    rlhf::model::save_causal_lm(model, dir, so);
+    o.model_dir = dir;
+    o.out_path = dir + ".gguf";
+    return rlhf::gguf::convert_hf_to_gguf(o);
 }
 
 // Our log-probs for one sequence: (T, V) float64.
@@ -205,14 +204,8 @@ void GgufLlamaCppTest::family_matches_llamacpp() {
     const std::string name = family.toStdString();
     const std::string dir = (tmp_.path() + QStringLiteral("/") + family).toStdString();
     auto model = random_model(family_config(name), 42);
-    rlhf::model::SaveOptions so;
-    so.tokenizer_from = kFixtures + "/demo";
-    rlhf::model::save_causal_lm(*model, dir, so);
-
     rlhf::gguf::ConvertOptions o;
-    o.model_dir = dir;
-    o.out_path = dir + ".gguf";
-    auto r = rlhf::gguf::convert_hf_to_gguf(o);
+    auto r = export_to_gguf(*model, dir, kFixtures + "/demo", o);
     QVERIFY(r.warnings.empty());
     std::string error;
     Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
@@ -231,14 +224,9 @@ void GgufLlamaCppTest::missing_qk_permutation_is_caught() {
     // rotates the wrong pairs of dimensions, and the comparison above must notice.
     const std::string dir = (tmp_.path() + QStringLiteral("/llama_noperm")).toStdString();
     auto model = random_model(family_config("llama"), 43);
-    rlhf::model::SaveOptions so;
-    so.tokenizer_from = kFixtures + "/demo";
-    rlhf::model::save_causal_lm(*model, dir, so);
     rlhf::gguf::ConvertOptions o;
-    o.model_dir = dir;
-    o.out_path = dir + ".gguf";
     o.permute_qk = false;
-    rlhf::gguf::convert_hf_to_gguf(o);
+    export_to_gguf(*model, dir, kFixtures + "/demo", o);
     std::string error;
     Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
     QVERIFY2(error.empty(), error.c_str());
@@ -253,14 +241,9 @@ void GgufLlamaCppTest::f16_export_stays_close() {
     // differ after a near-tie, so only the first 4 are required to agree.
     const std::string dir = (tmp_.path() + QStringLiteral("/qwen3_f16")).toStdString();
     auto model = random_model(family_config("qwen3"), 44);
-    rlhf::model::SaveOptions so;
-    so.tokenizer_from = kFixtures + "/demo";
-    rlhf::model::save_causal_lm(*model, dir, so);
     rlhf::gguf::ConvertOptions o;
-    o.model_dir = dir;
-    o.out_path = dir + ".gguf";
     o.dtype = rlhf::gguf::TensorType::F16;
-    rlhf::gguf::convert_hf_to_gguf(o);
+    export_to_gguf(*model, dir, kFixtures + "/demo", o);
     std::string error;
     Comparison c = compare_with_llamacpp(*model, o.out_path, tmp_.path(), &error);
     QVERIFY2(error.empty(), error.c_str());
@@ -301,13 +284,8 @@ void GgufLlamaCppTest::real_tokenizers_encode_the_same() {
                                                  : rlhf::model::config_from_json(j, "tokenizer test config");
     auto model = rlhf::model::make_random_model(cfg, 1);
     const std::string dir = (tmp_.path() + QStringLiteral("/tok_") + tokenizer).toStdString();
-    rlhf::model::SaveOptions so;
-    so.tokenizer_from = tok_dir;
-    rlhf::model::save_causal_lm(*model, dir, so);
     rlhf::gguf::ConvertOptions o;
-    o.model_dir = dir;
-    o.out_path = dir + ".gguf";
-    auto r = rlhf::gguf::convert_hf_to_gguf(o);
+    auto r = export_to_gguf(*model, dir, tok_dir, o);
     const bool qwen = name == "qwen3";
     // Qwen's NFC normalizer is the one thing the export warns about.
     QCOMPARE(r.warnings.size(), size_t(qwen ? 1 : 0));
