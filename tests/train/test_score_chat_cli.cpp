@@ -28,6 +28,7 @@
 #include "core/store/project.h"
 #include "core/text/tokenizer.h"
 #include "core/train/chat_data.h"
+#include "tests/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace rlhf;
@@ -36,17 +37,8 @@ namespace {
 constexpr int64_t kMaxPrompt = 48;  // data.max_prompt_length in the run's config
 constexpr int64_t kMaxLength = 60;  // data.max_length: the long pair below is cut
 
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-Result run_cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(RLHF_CLI_PATH), args);
-    p.waitForFinished(240000);
-    return {p.exitCode(), p.readAllStandardOutput().toStdString(), p.readAllStandardError().toStdString()};
-}
+using cli_test::Result;
+using cli_test::run_cli;
 
 std::vector<nlohmann::json> pair_lines(const std::string& s, nlohmann::json* summary) {
     std::vector<nlohmann::json> out;

@@ -16,22 +16,13 @@
 #include "core/model/model.h"
 #include "core/store/project.h"
 #include "core/train/checkpoint.h"
+#include "tests/cli_run.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-Result run_cli(const QStringList& args, const QString& cwd) {
-    QProcess p;
-    p.setWorkingDirectory(cwd);
-    p.start(QStringLiteral(RLHF_CLI_PATH), args);
-    p.waitForFinished(240000);
-    return {p.exitCode(), p.readAllStandardOutput().toStdString(), p.readAllStandardError().toStdString()};
-}
+using cli_test::Result;
+using cli_test::run_cli;
 
 std::vector<nlohmann::json> json_lines(const std::string& s) {
     std::vector<nlohmann::json> out;

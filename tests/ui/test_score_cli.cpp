@@ -20,22 +20,14 @@
 #include "core/model/model.h"
 #include "core/store/project.h"
 #include "core/text/tokenizer.h"
+#include "tests/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace rlhf;
 
 namespace {
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-Result run_cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(RLHF_CLI_PATH), args);
-    p.waitForFinished(240000);
-    return {p.exitCode(), p.readAllStandardOutput().toStdString(), p.readAllStandardError().toStdString()};
-}
+using cli_test::Result;
+using cli_test::run_cli;
 
 struct Lines {
     std::vector<nlohmann::json> pairs, progress;
