@@ -455,11 +455,12 @@ def cmd_summary(a):
         print(f"   {name}: dense bf16 peak {peak} TFLOP/s, HBM {tbs} TB/s" if peak else f"   {name}: not in the peak table")
     chk = open(L("check")).read() if os.path.exists(L("check")) else ""
     m = re.search(r"check: (\d+) passed, (\d+) failed", chk)
-    print(f"check:  {m.group(0) if m else 'no summary line (see logs/check.log)'}")
+    print(m.group(0).replace("check: ", "check:  ") if m else "check:  no summary line (see logs/check.log)")
     for f in re.findall(r"^(?:FAIL|INFO) .*$", chk, re.M):
         print("  ", f)
-    for log, label in (("train_sft_gpt2", "SFT gpt2-124m"), ("train_sft_qwen", "SFT qwen2.5-0.5b")):
+    for log in ("train_sft_gpt2", "train_sft_qwen"):
         for r in json_lines(L(log)):
+            label = "SFT " + r["model"].replace("random ", "")
             mfu = f", MFU {100 * r['mfu']:.1f}%" if "mfu" in r else ""
             print(f"train:  rlhf    {label}: B {r['batch']} L {r['seq_len']}, {r['positions_per_second']:,.0f} tok/s, "
                   f"{r['model_tflops_per_second']:.1f} TFLOP/s{mfu} (fwd {r['ms_forward']:.1f} / bwd {r['ms_backward']:.1f} / "
