@@ -10,6 +10,14 @@
 // second (user + system time of all threads), which a loaded machine distorts far less than
 // wall time, and an FNV-1a hash of the generated ids, so a speed change can be checked to
 // leave the tokens unchanged.
+//
+// generate() streams its tokens in bursts (it reads the device every --check-every steps), so
+// its prefill + first token is timed by a separate call with max_new_tokens 1, and decode is the
+// full call less that one. Host reads (model::host_read_count(): every device-to-host copy in the
+// engine, each a synchronisation on a GPU) are counted the same way: the full call's reads less
+// the 1-token call's, over its batch * (new tokens - 1) decoded tokens, split into generate()'s
+// own stop checks (GenerateResult::host_checks, once every --check-every steps) and any other
+// read made inside the decode loop (the model's, the sampler's), which should be 0.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,6 +39,7 @@
 #include "core/generate/generate.h"
 #include "core/io/error.h"
 #include "core/model/checkpoint.h"
+#include "core/model/device.h"
 #include "core/model/model.h"
 
 namespace {
@@ -100,12 +109,14 @@ int run_bench_generate(cli::Args& args) {
     const long long threads = args.get_int("threads", 0);
     const long long seed = args.get_int("seed", 0);
     const long long only_batch = args.get_int("batch", 0);  // 0 = both 1 and 16
+    const long long check_every = args.get_int("check-every", 16);  // GenerateOptions::host_check_every
     const bool with_generate = !args.flag("model-only");
     args.finish();
     if (only_batch < 0) throw UsageError("rlhf bench generate: --batch must be positive (0 = 1 and 16)");
     if (dir.empty() == random_family.empty())
         throw UsageError("rlhf bench generate: give exactly one of --model DIR or --random FAMILY");
     if (prompt_len <= 0 || new_tokens <= 0) throw UsageError("rlhf bench generate: lengths must be positive");
+    if (check_every < 1) throw UsageError("rlhf bench generate: --check-every must be at least 1");
 
     at::set_num_threads(threads > 0 ? static_cast<int>(threads)
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
@@ -205,7 +216,7 @@ int run_bench_generate(cli::Args& args) {
         if (!with_generate) continue;
 
         // The same prompts through core/generate: greedy, then sampled. No EOS, so every row
-        // runs the full length; the first streamed token marks the end of the prefill.
+        // runs the full length.
         std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
         auto ids_cpu = ids.to(torch::kCPU).contiguous();
         for (int64_t r = 0; r < batch; ++r)
@@ -219,29 +230,38 @@ int run_bench_generate(cli::Args& args) {
             o.sampling.top_k = 50;
             o.sampling.top_p = 0.9;
             o.sampling.seed = static_cast<uint64_t>(seed);
-            Clock::time_point first{};
-            double first_cpu = 0;
-            bool got_first = false;
-            o.on_token = [&](int64_t, int32_t) {
-                if (got_first) return;
-                got_first = true;
-                first = Clock::now();
-                first_cpu = cpu_seconds();
-            };
+            o.host_check_every = check_every;
+            // Prefill + first token: the same call stopped after one token.
+            auto first_opts = o;
+            first_opts.max_new_tokens = 1;
+            auto f0 = Clock::now();
+            double fc0 = cpu_seconds();
+            int64_t fr0 = model::host_read_count();
+            auto first = generate::generate(*lm, prompts, first_opts);
+            double first_s = seconds_since(f0, device), first_cpu = cpu_seconds() - fc0;
+            int64_t first_reads = model::host_read_count() - fr0;
+
             auto g0 = Clock::now();
             double gc0 = cpu_seconds();
+            int64_t gr0 = model::host_read_count();
             auto res = generate::generate(*lm, prompts, o);
             double total_s = seconds_since(g0, device), total_cpu = cpu_seconds() - gc0;
-            double dec_s = std::chrono::duration<double>(Clock::now() - first).count();
-            double dec_cpu = cpu_seconds() - first_cpu;
+            int64_t total_reads = model::host_read_count() - gr0;
+            double dec_s = std::max(total_s - first_s, 1e-9), dec_cpu = total_cpu - first_cpu;
+            const int64_t decoded = batch * (new_tokens - 1);
+            const int64_t dec_reads = total_reads - first_reads;
+            const int64_t dec_checks = res.host_checks - first.host_checks;
             uint64_t h = kFnvOffset;
             for (const auto& row : res.tokens)
                 for (int32_t tok : row) h = fnv1a(h, tok);
             std::printf("batch %2lld: generate() %-35s prefill+first token %.3f s | decode %8.1f tok/s "
-                        "(%.2f ms/step; %.1f tok/CPU-s) | total %.1f CPU-s | ids fnv %016llx\n",
-                        (long long)batch, sampled ? "sampled (T 0.7, top-k 50, top-p 0.9)" : "greedy",
-                        total_s - dec_s, batch * (new_tokens - 1) / dec_s, 1000.0 * dec_s / (new_tokens - 1),
-                        per_cpu(double(batch * (new_tokens - 1)), dec_cpu), total_cpu, (unsigned long long)h);
+                        "(%.2f ms/step; %.1f tok/CPU-s) | total %.3f s, %.1f CPU-s | host reads in decode %lld "
+                        "= %.4f per token (%lld stop checks every %lld steps + %lld in the loop) | ids fnv %016llx\n",
+                        (long long)batch, sampled ? "sampled (T 0.7, top-k 50, top-p 0.9)" : "greedy", first_s,
+                        decoded / dec_s, 1000.0 * dec_s / (new_tokens - 1), per_cpu(double(decoded), dec_cpu), total_s,
+                        total_cpu, (long long)dec_reads, decoded > 0 ? double(dec_reads) / double(decoded) : 0.0,
+                        (long long)dec_checks, (long long)check_every, (long long)(dec_reads - dec_checks),
+                        (unsigned long long)h);
             std::fflush(stdout);
         }
     }
@@ -253,6 +273,8 @@ int run_bench_generate(cli::Args& args) {
 RLHF_CLI_BENCH(generate,
                "rlhf bench generate (--model DIR | --random gpt2|llama|mistral|qwen2|qwen3 [--size demo|tiny|small|medium] "
                "[--save DIR]) [--dtype f32|bf16|f16] [--device cpu|cuda] [--prompt-len N] [--new-tokens N] "
-               "[--threads N] [--seed S] [--batch N] [--model-only]",
+               "[--threads N] [--seed S] [--batch N] [--check-every N] [--model-only]",
                "Prefill/decode tokens per second (wall and per CPU second) and peak memory at batch 1 and 16 "
-               "(--batch: one batch size), through the model and through core/generate (--model-only skips that).", run_bench_generate);
+               "(--batch: one batch size), through the model and through core/generate (--model-only skips "
+               "that), with generate()'s host reads per decoded token (--check-every: its host_check_every, 16).",
+               run_bench_generate);

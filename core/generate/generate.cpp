@@ -1,10 +1,12 @@
 // The generation loop: prefill all prompts at once (left-padded), then one token per step for
-// every unfinished row, reusing the KV cache. B = batch, P = longest prompt, V = vocab.
+// every unfinished row, reusing the KV cache, in blocks of K steps with one host read each
+// (generate.h). B = batch, P = longest prompt, V = vocab, K = host_check_every.
 #include "core/generate/generate.h"
 
 #include <algorithm>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 
 namespace rlhf::generate {
 
@@ -53,24 +55,28 @@ GenerateResult generate(model::CausalLM& model, const std::vector<std::vector<in
         throw Error("generate: prompt (" + std::to_string(p) + ") + max_new_tokens (" + std::to_string(n_max) +
                     ") exceeds the model's n_positions (" + std::to_string(cfg.max_position_embeddings) + ")");
 
+    if (options.host_check_every < 1) throw Error("generate: host_check_every must be at least 1");
+    const int64_t every = options.host_check_every;
+
     // NoGradGuard rather than InferenceMode: the returned tensors feed training (PPO), and
     // inference tensors may not be saved for backward.
     torch::NoGradGuard no_grad;
     const auto dev = model.device();
     const auto long_cpu = torch::TensorOptions().dtype(torch::kLong);
 
-    // Left padding: row i's prompt occupies the last len_i of P columns.
-    auto ids = torch::full({b, p}, options.pad_token_id, long_cpu);   // (B, P)
-    auto mask = torch::zeros({b, p}, long_cpu);                      // (B, P)
+    // Left padding: row i's prompt occupies the last len_i of P columns. Built on the host and
+    // kept there for the result; the device gets a copy.
+    auto ids_cpu = torch::full({b, p}, options.pad_token_id, long_cpu);   // (B, P)
+    auto mask_cpu = torch::zeros({b, p}, long_cpu);                      // (B, P)
     for (int64_t i = 0; i < b; ++i) {
         const auto& pr = prompts[i];
         int64_t off = p - static_cast<int64_t>(pr.size());
-        auto row = ids[i];
+        auto row = ids_cpu[i];
         for (size_t j = 0; j < pr.size(); ++j) row[off + static_cast<int64_t>(j)] = static_cast<int64_t>(pr[j]);
-        mask[i].narrow(0, off, static_cast<int64_t>(pr.size())).fill_(1);
+        mask_cpu[i].narrow(0, off, static_cast<int64_t>(pr.size())).fill_(1);
     }
-    ids = ids.to(dev);
-    mask = mask.to(dev);
+    auto ids = ids_cpu.to(dev);
+    auto mask = mask_cpu.to(dev);
 
     Sampler sampler(options.sampling, b);
     torch::Tensor seen;  // (B, V) bool, only when a repetition penalty is on
@@ -87,64 +93,146 @@ GenerateResult generate(model::CausalLM& model, const std::vector<std::vector<in
     res.tokens.resize(b);
     res.logprobs.resize(b);
     res.finish.assign(b, FinishReason::Length);
-    std::vector<bool> done(b, false);
+    std::vector<bool> done(b, false);  // the host's view: EOS, stop string or cancelled
     int64_t remaining = b;
+    int64_t n = 0;  // N': steps whose tokens were emitted
+    auto cancelled = [&] { return options.cancel && options.cancel->load(); };
+    auto cancel_rows = [&] {
+        for (int64_t i = 0; i < b; ++i)
+            if (!done[i]) res.finish[i] = FinishReason::Cancelled, done[i] = true;
+    };
+    // Emits one step's tokens for the rows still running, exactly as a loop reading every step
+    // would: push, stream, then EOS and stop strings. Returns whether a stop string ended a row.
+    auto emit_step = [&](auto token_of, auto logprob_of) {
+        bool stop_string = false;
+        for (int64_t i = 0; i < b; ++i) {
+            if (done[i]) continue;
+            auto t = static_cast<int32_t>(token_of(i));
+            res.tokens[i].push_back(t);
+            res.logprobs[i].push_back(logprob_of(i));
+            if (options.on_token) options.on_token(i, t);
+            bool stop = false;
+            if (std::find(options.eos_token_ids.begin(), options.eos_token_ids.end(), t) !=
+                options.eos_token_ids.end()) {
+                res.finish[i] = FinishReason::Eos;
+                stop = true;
+            } else if (!options.stop_strings.empty() &&
+                       find_stop(options.decode(res.tokens[i]), options.stop_strings) != std::string::npos) {
+                res.finish[i] = FinishReason::StopString;
+                stop = stop_string = true;
+            }
+            if (stop) {
+                done[i] = true;
+                --remaining;
+            }
+        }
+        return stop_string;
+    };
 
-    std::vector<torch::Tensor> step_tokens;  // each (B) int64 CPU, pad for finished rows
     if (n_max > 0) {
         auto cache = model::KvCache::allocate(cfg, b, p + n_max, model.dtype(), dev);
         auto hidden = model.forward_hidden(ids, mask, &cache);                    // (B, P, C)
-        auto logits = model.lm_logits(hidden.narrow(1, p - 1, 1)).squeeze(1);     // (B, V)
-        for (int64_t step = 0; step < n_max && remaining > 0; ++step) {
-            if (options.cancel && options.cancel->load()) {
-                for (int64_t i = 0; i < b; ++i)
-                    if (!done[i]) res.finish[i] = FinishReason::Cancelled, done[i] = true;
-                break;
-            }
-            auto [tok, lp] = sampler.next(logits, seen);  // (B), (B)
-            auto tok_cpu = tok.to(torch::kCPU).contiguous();
-            auto lp_cpu = lp.to(torch::kCPU).to(torch::kFloat32).contiguous();
-            const int64_t* t_ptr = tok_cpu.data_ptr<int64_t>();
-            const float* l_ptr = lp_cpu.data_ptr<float>();
-            std::vector<int64_t> next(b, options.pad_token_id);
-            for (int64_t i = 0; i < b; ++i) {
-                if (done[i]) continue;
-                auto t = static_cast<int32_t>(t_ptr[i]);
-                next[i] = t;
-                res.tokens[i].push_back(t);
-                res.logprobs[i].push_back(l_ptr[i]);
-                if (options.on_token) options.on_token(i, t);
-                bool stop = false;
-                if (std::find(options.eos_token_ids.begin(), options.eos_token_ids.end(), t) !=
-                    options.eos_token_ids.end()) {
-                    res.finish[i] = FinishReason::Eos;
-                    stop = true;
-                } else if (!options.stop_strings.empty() &&
-                           find_stop(options.decode(res.tokens[i]), options.stop_strings) != std::string::npos) {
-                    res.finish[i] = FinishReason::StopString;
-                    stop = true;
+        // The device state of the loop. logits: (B, V) for the next step, or undefined while
+        // `fed` (B, 1), the last step's tokens, has not been through the model yet.
+        torch::Tensor logits = model.lm_logits(hidden.narrow(1, p - 1, 1)).squeeze(1);
+        torch::Tensor fed;
+        auto alive = torch::ones({b}, torch::TensorOptions().dtype(torch::kBool).device(dev));  // (B)
+        torch::Tensor eos;  // (E) int64
+        if (!options.eos_token_ids.empty())
+            eos = to_device_async(torch::tensor(options.eos_token_ids, long_cpu), dev);
+        // Sampler: top-k + top-p take the fast path and flag, on the device, a step where that
+        // was not exact (ties at the k-th logit). A block with such a step is run again from its
+        // start with the exact choice, which then stays on for the rest of the call: ties that
+        // happen once (bf16 logits) tend to happen again.
+        bool exact = false;
+        int64_t step = 0;  // steps run and emitted so far
+        bool ended = false;
+        while (!ended) {
+            const int64_t k = std::min(every, n_max - step);
+            const auto start_logits = logits, start_fed = fed, start_mask = mask, start_alive = alive;
+            const int64_t start_cache = cache.length;
+            const auto start_seen = seen.defined() && !exact ? seen.clone() : torch::Tensor();
+            sampler.draw_block(k, dev);
+
+            std::vector<torch::Tensor> toks, lps, flags;  // per step: (B) int64, (B) float32, () bool
+            bool cancel_seen = false;
+            for (bool replay = false;; replay = true) {
+                toks.clear(), lps.clear(), flags.clear();
+                for (int64_t j = 0; j < k; ++j) {
+                    if (cancelled()) {
+                        cancel_seen = true;
+                        break;
+                    }
+                    if (!logits.defined()) {
+                        // Finished rows keep running (a fixed-shape batch is cheaper than
+                        // re-packing the cache); their padding is masked so it never influences
+                        // anything that is kept.
+                        mask = torch::cat({mask, torch::ones({b, 1}, mask.options())}, 1);
+                        hidden = model.forward_hidden(fed, mask, &cache);  // (B, 1, C)
+                        logits = model.lm_logits(hidden).squeeze(1);       // (B, V)
+                    }
+                    torch::Tensor inexact;
+                    auto [tok, lp] = sampler.next(logits, seen, exact ? nullptr : &inexact);  // (B), (B)
+                    logits = torch::Tensor();
+                    auto out = torch::where(alive, tok, options.pad_token_id);  // (B)
+                    toks.push_back(out);
+                    lps.push_back(lp.to(torch::kFloat32));
+                    if (inexact.defined()) flags.push_back(inexact);
+                    if (eos.defined()) alive = alive & (out.unsqueeze(1) == eos).any(1).logical_not();
+                    fed = out.unsqueeze(1);  // (B, 1)
+                    if (seen.defined()) seen.scatter_(1, fed, true);
                 }
-                if (stop) {
-                    done[i] = true;
-                    --remaining;
+                if (toks.empty()) break;
+                // The host check: one read of everything this block produced.
+                const auto kk = static_cast<int64_t>(toks.size());
+                std::vector<torch::Tensor> parts = {torch::stack(toks).to(torch::kDouble).flatten(),
+                                                    torch::stack(lps).to(torch::kDouble).flatten()};
+                if (!flags.empty()) parts.push_back(torch::stack(flags).any().to(torch::kDouble).reshape({1}));
+                auto host = model::to_host(torch::cat(parts)).contiguous();  // (2 kk B [+ 1])
+                ++res.host_checks;
+                auto h = host.accessor<double, 1>();
+                if (flags.empty() || h[2 * kk * b] == 0.0 || replay) {
+                    // Emit the block step by step, as the host would have seen it every step.
+                    bool stop_string = false;
+                    for (int64_t j = 0; j < kk && !ended; ++j) {
+                        if (cancelled()) {
+                            cancel_rows();
+                            ended = true;
+                            break;
+                        }
+                        stop_string |= emit_step([&](int64_t i) { return h[j * b + i]; },
+                                                 [&](int64_t i) { return static_cast<float>(h[(kk + j) * b + i]); });
+                        ++n;
+                        if (remaining == 0 || step + j + 1 == n_max) ended = true;
+                    }
+                    step += kk;
+                    // Rows a stop string ended mid-block ran on to its end; from now on they are
+                    // fed padding like any finished row (what they generated is dropped above).
+                    if (!ended && stop_string) {
+                        std::vector<uint8_t> alive_host(b);
+                        for (int64_t i = 0; i < b; ++i) alive_host[i] = done[i] ? 0 : 1;
+                        alive = to_device_async(torch::tensor(alive_host).to(torch::kBool), dev);
+                    }
+                    break;
                 }
+                // The fast top-k + top-p path was not exact somewhere in this block: back to its
+                // start (cache, mask, rows, seen tokens, uniforms) and run it again exactly.
+                logits = start_logits, fed = start_fed, mask = start_mask, alive = start_alive;
+                cache.length = start_cache;
+                if (start_seen.defined()) seen.copy_(start_seen);
+                sampler.rewind_block();
+                exact = true;
+                cancel_seen = false;
             }
-            auto next_cpu = torch::tensor(next, long_cpu);  // (B)
-            step_tokens.push_back(next_cpu);
-            if (remaining == 0 || step + 1 == n_max) break;
-            auto next_ids = next_cpu.to(dev).unsqueeze(1);  // (B, 1)
-            if (seen.defined()) seen.scatter_(1, next_ids, true);
-            // Finished rows keep running (a fixed-shape batch is cheaper than re-packing the
-            // cache); their padding is masked so it never influences anything that is kept.
-            mask = torch::cat({mask, torch::ones({b, 1}, mask.options())}, 1);
-            hidden = model.forward_hidden(next_ids, mask, &cache);       // (B, 1, C)
-            logits = model.lm_logits(hidden).squeeze(1);                 // (B, V)
+            if (!ended && cancel_seen) {
+                cancel_rows();
+                ended = true;
+            }
         }
     }
 
-    // Assemble the tensors a trainer wants.
-    const int64_t n = static_cast<int64_t>(step_tokens.size());
-    auto completion = n > 0 ? torch::stack(step_tokens, 1) : torch::zeros({b, 0}, long_cpu);  // (B, N')
+    // Assemble the tensors a trainer wants, on the host from what was emitted.
+    auto completion = torch::full({b, n}, options.pad_token_id, long_cpu);  // (B, N')
     auto cmask = torch::zeros({b, n}, long_cpu);
     auto clp = torch::zeros({b, n}, torch::kFloat32);
     for (int64_t i = 0; i < b; ++i) {
@@ -152,10 +240,10 @@ GenerateResult generate(model::CausalLM& model, const std::vector<std::vector<in
         if (len == 0) continue;
         cmask[i].narrow(0, 0, len).fill_(1);
         clp[i].narrow(0, 0, len).copy_(torch::tensor(res.logprobs[i]));
+        completion[i].narrow(0, 0, len).copy_(torch::tensor(res.tokens[i]));
     }
-    completion = completion.masked_fill(cmask == 0, options.pad_token_id);
-    res.sequences = torch::cat({ids.to(torch::kCPU), completion}, 1);
-    res.attention_mask = torch::cat({mask.narrow(1, 0, p).to(torch::kCPU), cmask}, 1);
+    res.sequences = torch::cat({ids_cpu, completion}, 1);
+    res.attention_mask = torch::cat({mask_cpu, cmask}, 1);
     res.completion_mask = cmask;
     res.completion_logprobs = clp;
 

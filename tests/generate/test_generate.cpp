@@ -1,13 +1,16 @@
 // core/generate: logits filters against hand-computed kept sets; the generation loop against an
 // independent greedy loop over full (uncached) forwards; batch = alone; seeds reproduce; EOS,
-// stop strings, streaming and cancellation.
+// stop strings, streaming and cancellation; the same results whatever host_check_every, and one
+// host read per block of steps, not per token (issue 12).
 #include <QtTest/QtTest>
 
 #include <cmath>
+#include <sstream>
 
 #include "core/generate/generate.h"
 #include "core/generate/sampling.h"
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "model/model_test_util.h"
 
 using namespace rlhf::generate;
@@ -46,6 +49,59 @@ std::vector<int32_t> prompt_of(int64_t len, uint64_t seed) {
     std::vector<int32_t> out;
     for (int64_t i = 0; i < len; ++i) out.push_back(static_cast<int32_t>(t[i].item<int64_t>()));
     return out;
+}
+
+// "<id>" per token: a decode whose text shows every token, for stop strings.
+std::string angle_decode(const std::vector<int32_t>& ids) {
+    std::string out;
+    for (auto id : ids) out += "<" + std::to_string(id) + ">";
+    return out;
+}
+
+// Everything a caller sees of one generate() call: the result and the streamed (row, token)s.
+struct Run {
+    GenerateResult r;
+    std::vector<std::pair<int64_t, int32_t>> streamed;
+};
+
+// generate() with host_check_every = k, recording the stream; cancel_after > 0 sets the cancel
+// flag from on_token when that many tokens have been streamed.
+Run run_every(rlhf::model::CausalLM& m, const std::vector<std::vector<int32_t>>& prompts, GenerateOptions o,
+              int64_t k, size_t cancel_after = 0) {
+    Run run;
+    std::atomic<bool> cancel{false};
+    o.host_check_every = k;
+    o.cancel = &cancel;
+    o.on_token = [&](int64_t row, int32_t t) {
+        run.streamed.emplace_back(row, t);
+        if (run.streamed.size() == cancel_after) cancel = true;
+    };
+    run.r = generate(m, prompts, o);
+    return run;
+}
+
+// The first difference between two runs, bit for bit (log-probs compared with ==); "" if none.
+std::string first_difference(const Run& a, const Run& b) {
+    const auto& x = a.r;
+    const auto& y = b.r;
+    if (x.tokens != y.tokens) return "tokens";
+    if (x.logprobs != y.logprobs) return "logprobs";
+    if (x.finish != y.finish) return "finish reasons";
+    if (x.texts != y.texts) return "texts";
+    if (a.streamed != b.streamed) return "streamed tokens or their order";
+    if (!torch::equal(x.sequences, y.sequences)) return "sequences";
+    if (!torch::equal(x.attention_mask, y.attention_mask)) return "attention_mask";
+    if (!torch::equal(x.completion_mask, y.completion_mask)) return "completion_mask";
+    if (!torch::equal(x.completion_logprobs, y.completion_logprobs)) return "completion_logprobs";
+    return "";
+}
+
+std::string describe(const Run& run) {
+    std::ostringstream s;
+    for (size_t i = 0; i < run.r.tokens.size(); ++i)
+        s << "row " << i << ": " << run.r.tokens[i].size() << " tokens, "
+          << finish_reason_name(run.r.finish[i]) << "; ";
+    return s.str();
 }
 
 }  // namespace
@@ -301,6 +357,157 @@ private Q_SLOTS:
         QCOMPARE(rc.finish[0], FinishReason::Cancelled);
     }
 
+    // ---- host checks every K steps (issue 12): the same result for every K
+
+    // 4 prompts of different lengths, 24 new tokens. An EOS id and a stop string are chosen
+    // from a first run so that rows end in the middle of a block of 5 and of 16 steps, others
+    // run to the length; a third variant cancels from on_token in the middle of a step (the 10th
+    // streamed token). K = 1 (a read after every step, the old loop) is the truth; K = 5 does
+    // not divide 24, 16 leaves a short last block, 24 is one block, 64 is more than N.
+    void host_check_every_gives_the_same_result_data() {
+        QTest::addColumn<QString>("family");
+        QTest::addColumn<bool>("sampled");
+        QTest::addColumn<double>("penalty");
+        QTest::newRow("gpt2 greedy") << QStringLiteral("gpt2") << false << 1.0;
+        QTest::newRow("llama sampled top-k top-p") << QStringLiteral("llama") << true << 1.0;
+        QTest::newRow("qwen3 sampled, repetition penalty") << QStringLiteral("qwen3") << true << 1.3;
+    }
+    void host_check_every_gives_the_same_result() {
+        QFETCH(QString, family);
+        QFETCH(bool, sampled);
+        QFETCH(double, penalty);
+        auto model = tiny_model(family.toStdString());
+        std::vector<std::vector<int32_t>> prompts = {prompt_of(3, 31), prompt_of(7, 32), prompt_of(5, 33),
+                                                     prompt_of(4, 34)};
+        GenerateOptions o;
+        o.max_new_tokens = 24;
+        o.sampling.do_sample = sampled;
+        o.sampling.temperature = 1.5;
+        o.sampling.top_k = 40;
+        o.sampling.top_p = 0.95;
+        o.sampling.repetition_penalty = penalty;
+        o.sampling.seed = 5;
+        o.decode = angle_decode;
+        // Which row ends where is checked below, so the comparisons cannot pass vacuously.
+        auto probe = generate(*model, prompts, o);
+        o.eos_token_ids = {probe.tokens[1][6]};
+        o.stop_strings = {"<" + std::to_string(probe.tokens[2][11]) + ">"};
+        auto truth = run_every(*model, prompts, o, 1);
+        bool eos = false, stop = false, length = false, mid_block = false;
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            auto len = static_cast<int64_t>(truth.r.tokens[i].size());
+            eos |= truth.r.finish[i] == FinishReason::Eos;
+            stop |= truth.r.finish[i] == FinishReason::StopString;
+            length |= truth.r.finish[i] == FinishReason::Length;
+            mid_block |= truth.r.finish[i] != FinishReason::Length && len % 5 != 0 && len % 16 != 0;
+        }
+        QVERIFY2(eos && stop && length && mid_block, describe(truth).c_str());
+        QVERIFY(truth.r.texts[2].find(o.stop_strings[0]) == std::string::npos);
+        for (int64_t k : {5, 16, 24, 64}) {
+            auto got = run_every(*model, prompts, o, k);
+            auto diff = first_difference(truth, got);
+            QVERIFY2(diff.empty(), ("K = " + std::to_string(k) + ": " + diff + " differ").c_str());
+        }
+        // Cancelled from on_token at the 10th streamed token: the rest of that step is still
+        // emitted, nothing after it.
+        auto cancelled = run_every(*model, prompts, o, 1, 10);
+        QVERIFY(std::count(cancelled.r.finish.begin(), cancelled.r.finish.end(), FinishReason::Cancelled) > 0);
+        QVERIFY(cancelled.streamed.size() >= 10 && cancelled.streamed.size() < truth.streamed.size());
+        for (int64_t k : {5, 16}) {
+            auto diff = first_difference(cancelled, run_every(*model, prompts, o, k, 10));
+            QVERIFY2(diff.empty(), ("cancelled, K = " + std::to_string(k) + ": " + diff + " differ").c_str());
+        }
+    }
+
+    // top-k + top-p take a fast path that is wrong when a row has ties at the k-th logit; the
+    // loop then replays the block with the exact choice. Here every lm_head row is repeated 4
+    // times, so the 50th and 51st logits are always a tie. The truth is a plain cached loop over
+    // the exact Sampler::next (no host check, no replay); K = 1 and 16 must give its tokens and
+    // log-probs bit for bit, and K = 16 must have replayed (more host checks than blocks).
+    void tied_logits_replay_exactly() {
+        auto model = tiny_model("llama");
+        {
+            torch::NoGradGuard ng;
+            for (auto& [name, p] : model->hf_parameters())
+                if (name == "lm_head.weight")
+                    for (int64_t j = 0; j < p.size(0); ++j) p[j].copy_(p[j - j % 4]);
+        }
+        GenerateOptions o;
+        o.max_new_tokens = 20;
+        o.sampling.do_sample = true;
+        o.sampling.top_k = 50;
+        o.sampling.top_p = 0.9;
+        o.sampling.seed = 3;
+        auto prompt = prompt_of(5, 41);
+        // The truth: prefill, then one cached step at a time through the exact sampler.
+        std::vector<int32_t> want;
+        std::vector<float> want_lp;
+        {
+            torch::NoGradGuard ng;
+            const auto& cfg = model->config();
+            std::vector<int64_t> l(prompt.begin(), prompt.end());
+            auto ids = torch::tensor(l).unsqueeze(0);
+            auto mask = torch::ones_like(ids);
+            auto cache = rlhf::model::KvCache::allocate(cfg, 1, 5 + 20, model->dtype(), model->device());
+            auto logits = model->lm_logits(model->forward_hidden(ids, mask, &cache).narrow(1, 4, 1)).squeeze(1);
+            Sampler s(o.sampling, 1);
+            for (int i = 0; i < 20; ++i) {
+                auto [tok, lp] = s.next(logits, {});
+                want.push_back(static_cast<int32_t>(tok[0].item<int64_t>()));
+                want_lp.push_back(lp[0].item<float>());
+                mask = torch::cat({mask, torch::ones({1, 1}, mask.options())}, 1);
+                logits = model->lm_logits(model->forward_hidden(tok.unsqueeze(1), mask, &cache)).squeeze(1);
+            }
+        }
+        for (int64_t k : {1, 16}) {
+            o.host_check_every = k;
+            auto r = generate(*model, {prompt}, o);
+            QCOMPARE(r.tokens[0], want);
+            QVERIFY(r.logprobs[0] == want_lp);
+            if (k == 16) QVERIFY2(r.host_checks > 2, qPrintable(QString::number(r.host_checks)));
+        }
+        // And a batch: K = 5 and 16 equal K = 1.
+        std::vector<std::vector<int32_t>> prompts = {prompt, prompt_of(8, 42), prompt_of(3, 43)};
+        auto truth = run_every(*model, prompts, o, 1);
+        for (int64_t k : {5, 16}) {
+            auto diff = first_difference(truth, run_every(*model, prompts, o, k));
+            QVERIFY2(diff.empty(), ("K = " + std::to_string(k) + ": " + diff + " differ").c_str());
+        }
+    }
+
+    // The decode loop reads the host once per block of K steps: a call's host reads
+    // (model::host_read_count(), every device-to-host copy in the engine) are at most
+    // ceil(N / K) + 1, at batch 1 and 4, greedy and sampled. K = 1 shows the counter sees
+    // generate()'s reads at all.
+    void decode_loop_reads_the_host_once_per_block() {
+        auto model = tiny_model("qwen3");
+        const std::vector<std::vector<int32_t>> one = {prompt_of(5, 51)};
+        const std::vector<std::vector<int32_t>> four = {prompt_of(5, 51), prompt_of(9, 52), prompt_of(2, 53),
+                                                        prompt_of(6, 54)};
+        GenerateOptions o;
+        o.max_new_tokens = 40;
+        for (bool sampled : {false, true}) {
+            o.sampling.do_sample = sampled;
+            o.sampling.top_k = 20;
+            o.sampling.top_p = 0.9;
+            for (const auto* prompts : {&one, &four}) {
+                for (int64_t k : {1, 5, 16}) {
+                    o.host_check_every = k;
+                    int64_t before = rlhf::model::host_read_count();
+                    auto r = generate(*model, *prompts, o);
+                    int64_t reads = rlhf::model::host_read_count() - before;
+                    const int64_t blocks = (40 + k - 1) / k;
+                    auto what = "batch " + std::to_string(prompts->size()) + ", K " + std::to_string(k) +
+                                (sampled ? ", sampled: " : ", greedy: ") + std::to_string(reads) + " host reads, " +
+                                std::to_string(r.host_checks) + " checks";
+                    QVERIFY2(reads <= blocks + 1, what.c_str());
+                    QVERIFY2(r.host_checks >= blocks, what.c_str());
+                    if (k == 1) QVERIFY2(reads >= 40, what.c_str());
+                }
+            }
+        }
+    }
+
     void bad_input_errors() {
         auto model = tiny_model("gpt2");
         GenerateOptions o;
@@ -312,6 +519,9 @@ private Q_SLOTS:
         GenerateOptions s;
         s.stop_strings = {"x"};
         QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {{1}}, s));
+        GenerateOptions k;
+        k.host_check_every = 0;
+        QVERIFY_THROWS_EXCEPTION(rlhf::Error, generate(*model, {{1}}, k));
     }
 };
 
