@@ -5,12 +5,13 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
-          qt6-base-dev libqcustomplot-dev libtorch-dev libsqlite3-dev nlohmann-json3-dev
-          libpcre2-dev libutf8proc-dev zlib1g-dev libyaml-cpp-dev libopenblas0-openmp
+          python3-venv qt6-base-dev libqcustomplot-dev libsqlite3-dev nlohmann-json3-dev
+          libpcre2-dev libutf8proc-dev zlib1g-dev libyaml-cpp-dev
           libgloo-dev qt6-qpa-plugins libgl-dev libxkbcommon-dev xvfb)
-# libgloo-dev: the headers of the Gloo library that Debian's LibTorch was built with, needed to
-# compile core/dist (c10d ProcessGroupGloo). python3-torch (optional, not installed here) is only
-# for `rlhf bench train`'s comparison with the same step in PyTorch Python.
+# LibTorch is pip's torch in a virtual environment (installer/bootstrap-torch.sh), not a Debian
+# package. libgloo-dev: only Gloo's *headers*, which c10d's ProcessGroupGloo.hpp includes and the
+# torch wheel does not ship; nothing links libgloo: the Gloo code in the process is the copy inside
+# libtorch_cpu (its symbols are exported), so there is one Gloo library, torch's.
 if [[ "${1:-}" == "--tests" ]]; then
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

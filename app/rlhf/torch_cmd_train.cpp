@@ -24,6 +24,7 @@
 #include "core/io/error.h"
 #include "core/io/sha256.h"
 #include "core/model/checkpoint.h"
+#include "core/model/device.h"
 #include "core/model/heads.h"
 #include "core/model/lora.h"
 #include "core/store/project.h"
@@ -92,12 +93,6 @@ std::map<uint64_t, std::string> read_field_by_row(const std::string& file, const
 
 // ---------------------------------------------------------------------------------------------
 
-torch::Device pick_device(const std::string& d) {
-    if (d == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-    if (d.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) throw Error("device: '" + d + "' but CUDA is not available");
-    return torch::Device(d);
-}
-
 void make_lora_only_trainable(model::CausalLM& m) {
     for (auto& p : m.parameters()) p.set_requires_grad(false);
     for (auto& p : model::lora_parameters(m)) p.set_requires_grad(true);
@@ -136,12 +131,13 @@ int run_train(cli::Args& args) {
     // LibTorch may start with one intra-op thread: the CLI uses every core unless told otherwise.
     at::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads)
                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-    torch::Device device = pick_device(c.device);
     // ---- data parallelism (core/dist): under a torchrun-style environment (WORLD_SIZE > 1) this
     // process joins a c10d group (Gloo on CPU, NCCL on cuda:LOCAL_RANK). Every rank trains; only
     // rank 0 writes the store, the run directory's files and the exported model.
     const auto dist_env = dist::read_dist_env();
-    if (dist_env && device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist_env->local_rank));
+    // One resolver for device and precision (core/model/device.h); a rank uses cuda:LOCAL_RANK.
+    const torch::Device device = model::resolve_device(c.device, dist_env ? dist_env->local_rank : -1, config_path + ": device");
+    model::use_device(device);
     dist::ProcessGroupOptions dist_options;
     dist_options.device = device;
     const auto group = dist_env ? dist::ProcessGroup::create(*dist_env, dist_options) : dist::ProcessGroup::single();
@@ -334,6 +330,7 @@ int run_train(cli::Args& args) {
         const std::string ckpt_dir = run_dir + "/checkpoints";
         // One step consumes world_size · batch_size · grad_accum examples.
         auto opts = TrainerOptions::from_config(c, ckpt_dir, task->steps_per_epoch(c.grad_accum * group->world_size()));
+        opts.device = device;
         opts.comm = group;  // callbacks below then run on rank 0 only
         if (opts.max_steps <= 0) throw Error(config_path + ": max_steps: set max_steps (the task cannot count its epochs)");
         TrainerCallbacks cb;

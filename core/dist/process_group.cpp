@@ -1,9 +1,7 @@
 // ProcessGroup over PyTorch's c10d; see process_group.h for the contract.
 //
-// LibTorch 1.13 vs 2.x: in 2.x the backends (ProcessGroupGloo, ProcessGroupNCCL) derive from
-// c10d::Backend instead of c10d::ProcessGroup, and Work moved out of ProcessGroup. We hold the
-// concrete backend and call its collectives directly, with `auto` for the work handles, so the
-// same code compiles against both; constructors, options and TCPStoreOptions are shared API.
+// The backends (ProcessGroupGloo, ProcessGroupNCCL) derive from c10d::Backend; we hold the
+// concrete backend and call its collectives directly.
 #include "core/dist/process_group.h"
 
 #include <algorithm>
@@ -28,11 +26,7 @@ namespace {
 
 constexpr const char* kTorchrunVars = "torchrun sets MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE and LOCAL_RANK";
 
-#if TORCH_VERSION_MAJOR >= 2
 using C10dGroup = c10d::Backend;
-#else
-using C10dGroup = c10d::ProcessGroup;
-#endif
 
 // Parses a whole decimal integer; false on anything else (empty, sign junk, trailing text).
 bool parse_int(const char* text, int64_t* out) {

@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "core/model/model.h"
 
 namespace rlhf::model {
@@ -43,6 +44,7 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::update(int64_t layer, const tor
 void KvCache::select_rows(const torch::Tensor& index) {
     for (auto& t : k) t = t.index_select(0, index);
     for (auto& t : v) t = t.index_select(0, index);
+    padded = -1;  // the kept rows may all be unpadded
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +108,15 @@ AttentionContext make_attention_context(const ModelConfig& config, const torch::
         throw Error("attention_mask has shape (" + std::to_string(attention_mask.size(0)) + ", " +
                     std::to_string(attention_mask.size(1)) + "), expected (" + std::to_string(b) + ", " +
                     std::to_string(s) + ") = (batch, cached + new positions)");
-    bool padded = attention_mask.defined() && !attention_mask.to(torch::kBool).all().item<bool>();
+    bool padded = false;
+    if (attention_mask.defined()) {
+        if (cache && cache->length > 0 && cache->padded >= 0) {
+            padded = cache->padded == 1;  // decoding: what the prefill saw (1s are only appended)
+        } else {
+            padded = host_scalar(attention_mask.eq(0).any()) != 0.0;  // one host read per prefill/forward
+            if (cache) cache->padded = padded ? 1 : 0;
+        }
+    }
     if (!padded) {
         ctx.positions = (torch::arange(t, long_opts) + ctx.past).unsqueeze(0).expand({b, t});
     } else {
@@ -175,22 +185,14 @@ torch::Tensor attention_math(const torch::Tensor& q, const torch::Tensor& k_in, 
 }
 
 namespace {
-// The one SDPA call: at::scaled_dot_product_attention on LibTorch 2.x, the private 1.13 kernel
-// otherwise. q: (B, Hq, T, D); k, v: (B, Hq, S, D) (same head count); mask broadcastable to
-// (B, Hq, T, S).
+// The one SDPA call. q: (B, Hq, T, D); k, v: (B, Hq, S, D) (same head count); mask broadcastable
+// to (B, Hq, T, S), true = attend.
 torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                    const torch::Tensor& mask, bool is_causal) {
     c10::optional<at::Tensor> m;
     if (mask.defined()) m = mask;
-#if TORCH_VERSION_MAJOR >= 2
     // Picks flash / memory-efficient kernels on CUDA; the scale defaults to 1/sqrt(D).
     return at::scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0, /*is_causal=*/is_causal && !mask.defined());
-#else
-    // LibTorch 1.13 only has the private kernel; a bool mask means true = attend, as in 2.x.
-    return std::get<0>(at::_scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0,
-                                                         /*need_attn_weights=*/false,
-                                                         /*is_causal=*/is_causal && !mask.defined()));
-#endif
 }
 }  // namespace
 
@@ -205,18 +207,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k_in, const
         // (B, 1, 1, S) broadcasts over the rows; the softmax is row-wise, so nothing else changes.
         const int64_t b = q.size(0), h_kv = k_in.size(1), d = q.size(3);
         auto qg = q.reshape({b, h_kv, n_rep, d});  // (B, Hkv, n_rep, D), a view
-#if TORCH_VERSION_MAJOR >= 2
         auto y = sdpa(qg, k_in, v_in, mask, false);
-#else
-        // LibTorch 1.13's math kernel divides the whole key tensor by D^(1/4) (a copy of K per
-        // layer per step, as many bytes as the weights at batch 16) and turns a bool mask into a
-        // float one; here the scale goes on the single query row and the mask fills scores in
-        // place. Same softmax(q k^T / sqrt(D)) v up to float rounding.
-        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-        auto scores = torch::matmul(qg * scale, k_in.transpose(-2, -1));  // (B, Hkv, n_rep, S)
-        if (mask.defined()) scores.masked_fill_(mask.logical_not(), -std::numeric_limits<double>::infinity());
-        auto y = torch::matmul(torch::softmax(scores, -1), v_in);         // (B, Hkv, n_rep, D)
-#endif
         return y.reshape({b, h_kv * n_rep, 1, d});  // (B, H, 1, D)
     }
     return sdpa(q, repeat_kv(k_in, n_rep), repeat_kv(v_in, n_rep), mask, is_causal);

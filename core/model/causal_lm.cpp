@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "core/model/layers.h"
 #include "core/model/model.h"
 
@@ -153,7 +154,7 @@ std::shared_ptr<CausalLM> make_random_model(const ModelConfig& config, uint64_t 
             p.normal_(0.0, config.initializer_range, gen);
         }
     }
-    model->to(device, dtype);
+    move_to(*model, device, dtype);
     model->eval();
     return model;
 }

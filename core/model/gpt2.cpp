@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "core/model/layers.h"
 #include "core/model/model.h"
 
@@ -110,8 +111,15 @@ public:
 
     torch::Tensor forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                  KvCache* cache) override {
+        check_device(input_ids, device(), "gpt2: input_ids");
+        check_device(attention_mask, device(), "gpt2: attention_mask");
         auto ctx = make_attention_context(config_, input_ids, attention_mask, cache);
-        auto max_pos = ctx.positions.max().item<int64_t>();
+        // Positions never exceed their cache index (past + T - 1, equal without padding), so the
+        // host knows the bound without reading the device; only a padded batch at the limit
+        // needs its real maximum.
+        int64_t max_pos = ctx.past + input_ids.size(1) - 1;
+        if (max_pos >= config_.max_position_embeddings && attention_mask.defined())
+            max_pos = static_cast<int64_t>(host_scalar(ctx.positions.max()));
         if (max_pos >= config_.max_position_embeddings)
             throw Error("gpt2: position " + std::to_string(max_pos) + " exceeds n_positions (" +
                         std::to_string(config_.max_position_embeddings) + ")");

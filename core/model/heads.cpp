@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 
 namespace rlhf::model {
 
@@ -27,7 +28,7 @@ RewardModelImpl::RewardModelImpl(std::shared_ptr<CausalLM> bb, int64_t labels)
     : backbone(register_module("backbone", std::move(bb))),
       score(register_module("score", Linear(backbone->config().hidden_size, labels, /*bias=*/false, false))),
       num_labels(labels) {
-    score->to(backbone->device(), backbone->dtype());
+    move_to(*score, backbone->device(), backbone->dtype());
 }
 
 torch::Tensor RewardModelImpl::forward_all(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
@@ -65,7 +66,7 @@ RewardModel make_reward_model(std::shared_ptr<CausalLM> backbone, uint64_t seed)
     auto gen = at::detail::createCPUGenerator(seed);
     double std = 1.0 / std::sqrt(static_cast<double>(rm->backbone->config().hidden_size + 1));
     auto w = torch::empty(rm->score->weight.sizes(), torch::kFloat32).normal_(0.0, std, gen);
-    rm->score->weight.copy_(w);
+    if (!rm->score->weight.device().is_meta()) rm->score->weight.copy_(w);
     return rm;
 }
 

@@ -10,6 +10,7 @@
 // B = batch, T = new positions, C = hidden, H = heads, Hkv = kv heads, D = head_dim.
 #include <torch/torch.h>
 
+#include "core/model/device.h"
 #include "core/model/layers.h"
 #include "core/model/model.h"
 
@@ -129,6 +130,8 @@ public:
 
     torch::Tensor forward_hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                  KvCache* cache) override {
+        check_device(input_ids, device(), "llama: input_ids");
+        check_device(attention_mask, device(), "llama: attention_mask");
         auto ctx = make_attention_context(config_, input_ids, attention_mask, cache);
         // The inverse frequencies depend on the config only: built once, at construction (not a
         // registered buffer, so they never enter the state dict; never written here, so

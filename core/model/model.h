@@ -23,6 +23,10 @@ struct KvCache {
     std::vector<torch::Tensor> k, v;  // per layer: (B, Hkv, capacity, D)
     int64_t length = 0;               // positions written so far (same for every row)
     int64_t capacity = 0;             // positions allocated
+    // Whether the mask of the calls so far had padding (left padding of the prompts): decoding
+    // only appends 1s, so the prefill's answer holds for every later step and the decode loop
+    // never asks the device again. Set by make_attention_context; select_rows forgets it.
+    mutable int padded = -1;          // -1 unknown, 0 no, 1 yes
 
     static KvCache allocate(const ModelConfig& config, int64_t batch, int64_t capacity,
                             torch::Dtype dtype, torch::Device device);
@@ -145,9 +149,9 @@ AttentionContext make_attention_context(const ModelConfig& config, const torch::
                                         const torch::Tensor& attention_mask, const KvCache* cache);
 
 // softmax(q k^T / sqrt(D) + mask) v. q: (B, H, T, D); k, v: (B, Hkv, S, D) (GQA heads are
-// repeated here; a single decoded query (T = 1) reads them in place per group, without the
-// copies LibTorch 1.13's kernel makes). mask: (B, 1, T, S) bool or undefined. Returns (B, H, T, D).
-// Uses at::scaled_dot_product_attention on LibTorch 2.x, the private 1.13 kernel otherwise.
+// repeated here; a single decoded query (T = 1) reads them in place per group, without copying
+// K and V). mask: (B, 1, T, S) bool or undefined. Returns (B, H, T, D).
+// Uses at::scaled_dot_product_attention.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask, bool is_causal);
 // The plain math path (softmax in float32), for tests and as the reference.

@@ -44,6 +44,7 @@ struct PreferenceIds {
 // Batching and log-probabilities
 
 // prompt + response rows, right-padded with pad_id and cut to max_length (the response is cut).
+// Built on the host, then copied to `device` (the model's) in one transfer per tensor.
 struct SequenceBatch {
     torch::Tensor input_ids;       // (B, L) int64
     torch::Tensor attention_mask;  // (B, L) int64, 1 = real token
@@ -51,7 +52,7 @@ struct SequenceBatch {
     torch::Tensor last_index;      // (B) int64, position of the last real token
 };
 SequenceBatch collate_sequences(const std::vector<const TokenIds*>& prompts, const std::vector<const TokenIds*>& responses,
-                                int64_t pad_id, int64_t max_length);
+                                int64_t pad_id, int64_t max_length, torch::Device device = torch::kCPU);
 
 // Per-token log p(token_t | tokens_<t) at response positions: (B, L), 0 elsewhere, float32.
 // temperature scales the logits first (PPO/GRPO score tokens as they were sampled).
@@ -69,6 +70,9 @@ void freeze(torch::nn::Module& module);
 // row_seeds (one per prompt), row i draws its tokens from its own stream seeded by row_seeds[i]
 // (one uniform per position, inverse-CDF over the softmax in float64), so a row's sample does not
 // depend on which other rows share its batch or on which data-parallel rank generates it.
+// Every tensor is on the model's device. With row_seeds the loop reads the host only every
+// kRolloutHostCheckEvery tokens (has every row ended?) and once at the end; without them, after
+// every token (the default generator's draws must not run past the last live token).
 struct Rollout {
     torch::Tensor prompt_ids;     // (B, P) left-padded
     torch::Tensor prompt_mask;    // (B, P)
@@ -77,6 +81,7 @@ struct Rollout {
     torch::Tensor ended;          // (B) bool, emitted EOS
     torch::Tensor prompt_index;   // (B) int64: row -> index into the task's prompt list (PPO/GRPO set it)
 };
+constexpr int64_t kRolloutHostCheckEvery = 8;
 Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& prompts, int64_t max_new_tokens,
                          double temperature, const TokenIds& eos_ids, int64_t pad_id,
                          const std::vector<uint64_t>& row_seeds = {});

@@ -37,7 +37,15 @@ const char* lr_schedule_name(LrSchedule s) {
     }
     return "?";
 }
-const char* precision_name(Precision p) { return p == Precision::Fp32 ? "fp32" : "bf16"; }
+const char* precision_name(Precision p) {
+    switch (p) {
+        case Precision::Auto: return "auto";
+        case Precision::Fp32: return "fp32";
+        case Precision::Bf16: return "bf16";
+        case Precision::Fp16: return "fp16";
+    }
+    return "?";
+}
 const char* dpo_loss_name(DpoLoss l) { return l == DpoLoss::Sigmoid ? "sigmoid" : "ipo"; }
 const char* chat_template_mode_name(ChatTemplateMode m) {
     switch (m) {
@@ -258,6 +266,8 @@ void validate(const TrainConfig& c, Context& ctx) {
     check(ctx, c.log_every >= 1, "log_every", "must be >= 1");
     check(ctx, c.device == "cpu" || c.device == "auto" || c.device.rfind("cuda", 0) == 0, "device",
           "expected cpu, cuda, cuda:N or auto");
+    check(ctx, c.precision != Precision::Fp16, "dtype",
+          "fp16 training needs loss scaling, which the trainer does not do: use bf16 (or auto)");
     if (c.lora.enabled) {
         check(ctx, c.lora.r >= 1, "lora.r", "must be >= 1");
         check(ctx, c.lora.alpha > 0, "lora.alpha", "must be > 0");
@@ -369,7 +379,14 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
     top.get("max_grad_norm", c.max_grad_norm);
     top.get("max_steps", c.max_steps);
     top.get("epochs", c.epochs);
-    top.get_enum("precision", c.precision, {{"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}});
+    {
+        const std::vector<std::pair<const char*, Precision>> dtypes{
+            {"auto", Precision::Auto}, {"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}, {"fp16", Precision::Fp16}};
+        if (top.find("dtype") && top.find("precision"))
+            ctx.fail(top.find("precision").Mark(), "precision", "give either dtype or precision (its older name), not both");
+        top.get_enum("precision", c.precision, dtypes);
+        top.get_enum("dtype", c.precision, dtypes);
+    }
     top.get("log_every", c.log_every);
     {
         auto s = top.sub("lora");
@@ -514,7 +531,7 @@ std::string train_config_to_yaml(const TrainConfig& c) {
     e << YAML::Key << "max_grad_norm" << YAML::Value << d(c.max_grad_norm);
     e << YAML::Key << "max_steps" << YAML::Value << c.max_steps;
     e << YAML::Key << "epochs" << YAML::Value << c.epochs;
-    e << YAML::Key << "precision" << YAML::Value << precision_name(c.precision);
+    e << YAML::Key << "dtype" << YAML::Value << precision_name(c.precision);
     e << YAML::Key << "log_every" << YAML::Value << c.log_every;
     e << YAML::Key << "lora" << YAML::Value << YAML::BeginMap;
     e << YAML::Key << "enabled" << YAML::Value << c.lora.enabled;

@@ -11,7 +11,7 @@ namespace rlhf::train {
 
 enum class Algo { Sft, Rm, Ppo, Dpo, Grpo };
 enum class LrSchedule { Constant, Linear, Cosine };
-enum class Precision { Fp32, Bf16 };
+enum class Precision { Auto, Fp32, Bf16, Fp16 };
 enum class DpoLoss { Sigmoid, Ipo };
 enum class ChatTemplateMode { Auto, Model, None };
 enum class RuleType { Regex, Length, ContainsAny, ExactAnswer, Sentiment };
@@ -19,7 +19,7 @@ enum class LengthUnit { Words, Chars, Tokens };
 
 const char* algo_name(Algo a);                // "sft" | "rm" | "ppo" | "dpo" | "grpo"
 const char* lr_schedule_name(LrSchedule s);   // "constant" | "linear" | "cosine"
-const char* precision_name(Precision p);      // "fp32" | "bf16"
+const char* precision_name(Precision p);      // "auto" | "fp32" | "bf16" | "fp16"
 const char* dpo_loss_name(DpoLoss l);         // "sigmoid" | "ipo"
 const char* chat_template_mode_name(ChatTemplateMode m);  // "auto" | "model" | "none"
 const char* rule_type_name(RuleType t);       // "regex" | "length" | "contains_any" | "exact_answer" | "sentiment"
@@ -158,7 +158,11 @@ struct TrainConfig {
     double max_grad_norm = 1.0;      // global L2 gradient clip; 0 = no clipping
     int64_t max_steps = 0;           // optimizer steps; 0 = run `epochs` over the data
     int64_t epochs = 1;              // passes over the data when max_steps is 0
-    Precision precision = Precision::Fp32;  // bf16 = autocast on CUDA; CPU stays fp32
+    // `dtype:` (older configs: `precision:`), resolved by core/model/device.h resolve_precision:
+    // auto = bf16 autocast on a CUDA device that supports it, fp32 on the CPU; bf16 = autocast on
+    // CUDA; the CPU trains in fp32 whatever is asked. Weights stay fp32. fp16 is refused for
+    // training (it needs loss scaling, which the trainer does not do).
+    Precision precision = Precision::Auto;
     int64_t log_every = 1;           // steps between metric lines
     LoraConfig lora;
     CheckpointConfig checkpoint;

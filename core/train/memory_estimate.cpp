@@ -98,7 +98,7 @@ MemoryEstimate estimate_training_memory(const TrainConfig& c, const ModelFootpri
     MemoryEstimate e;
     e.device = c.device;
     const bool cuda = c.device.rfind("cuda", 0) == 0;
-    const int64_t w = (cuda && c.precision == Precision::Bf16) ? 2 : 4;  // activation bytes per element
+    const int64_t w = (cuda && c.precision != Precision::Fp32) ? 2 : 4;  // activation bytes per element (auto = bf16 on CUDA)
     auto add = [&](const char* what, int64_t bytes) {
         if (bytes <= 0) return;
         e.items.push_back({what, bytes});

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "core/train/algorithms.h"
 #include "core/train/losses.h"
 
@@ -45,19 +46,19 @@ torch::Tensor SftTask::micro_batch_loss(StepContext& ctx) {
             prompts.push_back(&data_[i].prompt);
             responses.push_back(&data_[i].response);
         }
-        return collate_sequences(prompts, responses, pad_id_, config_.data.max_length);
+        return collate_sequences(prompts, responses, pad_id_, config_.data.max_length, policy_->device());
     };
     auto batch = collate(idx);
     auto lp = response_token_logprobs(*policy_, batch);  // (B, L)
     auto mask = trainable_mask(batch);
-    ctx.metrics["num_tokens"] = batch.attention_mask.sum().item<double>();
+    ctx.metrics["num_tokens"] = model::host_scalar(batch.attention_mask.sum());
     // Token-level mean over the micro-batch's response tokens (TRL's default).
     if (ctx.world_size <= 1) return -masked_mean(lp, mask);
     // Data parallel: the slices hold different token counts, so the mean of per-rank means is not
     // the global token mean. Divide this slice's sum by the global batch's token count (known to
     // every rank: same indices) and scale by world_size; the trainer's gradient mean over ranks
     // then equals the gradient of the global token mean, as one process with the whole batch.
-    const double global_tokens = std::max(1.0, trainable_mask(collate(global)).sum().item<double>());
+    const double global_tokens = std::max(1.0, model::host_scalar(trainable_mask(collate(global)).sum()));
     return -masked_sum(lp, mask) * (static_cast<double>(ctx.world_size) / global_tokens);
 }
 
@@ -72,10 +73,10 @@ double SftTask::evaluate(const std::vector<SftExampleIds>& examples) {
             prompts.push_back(&examples[i].prompt);
             responses.push_back(&examples[i].response);
         }
-        auto batch = collate_sequences(prompts, responses, pad_id_, config_.data.max_length);
+        auto batch = collate_sequences(prompts, responses, pad_id_, config_.data.max_length, policy_->device());
         auto mask = trainable_mask(batch);
-        sum += -masked_sum(response_token_logprobs(*policy_, batch), mask).item<double>();
-        count += mask.sum().item<double>();
+        sum += -model::host_scalar(masked_sum(response_token_logprobs(*policy_, batch), mask));
+        count += model::host_scalar(mask.sum());
     }
     if (was_training) policy_->train();
     return count > 0 ? sum / count : 0.0;
@@ -100,7 +101,7 @@ int64_t RmTask::steps_per_epoch(int64_t grad_accum) const {
 namespace {
 // Chosen rows then rejected rows in one batch: one forward for both.
 SequenceBatch pair_batch(const std::vector<PreferenceIds>& data, const std::vector<size_t>& idx, int64_t pad_id,
-                         int64_t max_length) {
+                         int64_t max_length, torch::Device device) {
     std::vector<const TokenIds*> prompts, responses;
     for (size_t i : idx) {
         prompts.push_back(&data[i].prompt);
@@ -110,7 +111,7 @@ SequenceBatch pair_batch(const std::vector<PreferenceIds>& data, const std::vect
         prompts.push_back(&data[i].prompt);
         responses.push_back(&data[i].rejected);
     }
-    return collate_sequences(prompts, responses, pad_id, max_length);
+    return collate_sequences(prompts, responses, pad_id, max_length, device);
 }
 }  // namespace
 
@@ -119,7 +120,7 @@ torch::Tensor RmTask::micro_batch_loss(StepContext& ctx) {
     // Same global batch on every rank, this rank's equal slice: the pair mean of the slices'
     // means is the global batch's mean.
     const auto idx = shard(order_.next(static_cast<size_t>(config_.batch_size * ctx.world_size)), ctx);
-    auto batch = pair_batch(train_, idx, pad_id_, config_.data.max_length);
+    auto batch = pair_batch(train_, idx, pad_id_, config_.data.max_length, model_->backbone->device());
     auto rewards = reward_scores(model_, batch);  // (2B)
     const int64_t b = static_cast<int64_t>(idx.size());
     auto rc = rewards.narrow(0, 0, b), rr = rewards.narrow(0, b, b);  // (B), (B)
@@ -127,14 +128,14 @@ torch::Tensor RmTask::micro_batch_loss(StepContext& ctx) {
     if (config_.rm.use_score_margin || config_.rm.margin > 0) {
         std::vector<double> m;
         for (size_t i : idx) m.push_back(config_.rm.use_score_margin ? train_[i].margin : config_.rm.margin);
-        margin = torch::tensor(m, torch::kFloat32);
+        margin = torch::tensor(m, torch::kFloat32).to(rewards.device());
     }
     auto res = bradley_terry_loss(rc, rr, margin);
-    ctx.metrics["accuracy"] = res.accuracy.item<double>();
-    ctx.metrics["rewards/chosen"] = res.rewards_chosen.item<double>();
-    ctx.metrics["rewards/rejected"] = res.rewards_rejected.item<double>();
-    ctx.metrics["rewards/margins"] = res.rewards_margins.item<double>();
-    ctx.metrics["num_tokens"] = batch.attention_mask.sum().item<double>();
+    ctx.metrics["accuracy"] = model::host_scalar(res.accuracy);
+    ctx.metrics["rewards/chosen"] = model::host_scalar(res.rewards_chosen);
+    ctx.metrics["rewards/rejected"] = model::host_scalar(res.rewards_rejected);
+    ctx.metrics["rewards/margins"] = model::host_scalar(res.rewards_margins);
+    ctx.metrics["num_tokens"] = model::host_scalar(batch.attention_mask.sum());
     return res.loss;
 }
 
@@ -152,9 +153,9 @@ double RmTask::accuracy(const std::vector<PreferenceIds>& pairs) {
     for (size_t start = 0; start < pairs.size(); start += static_cast<size_t>(config_.batch_size)) {
         std::vector<size_t> idx;
         for (size_t i = start; i < std::min(pairs.size(), start + static_cast<size_t>(config_.batch_size)); ++i) idx.push_back(i);
-        auto rewards = reward_scores(model_, pair_batch(pairs, idx, pad_id_, config_.data.max_length));
+        auto rewards = reward_scores(model_, pair_batch(pairs, idx, pad_id_, config_.data.max_length, model_->backbone->device()));
         const int64_t b = static_cast<int64_t>(idx.size());
-        correct += (rewards.narrow(0, 0, b) > rewards.narrow(0, b, b)).sum().item<int64_t>();
+        correct += static_cast<int64_t>(model::host_scalar((rewards.narrow(0, 0, b) > rewards.narrow(0, b, b)).sum()));
     }
     if (was_training) model_->train();
     return static_cast<double>(correct) / static_cast<double>(pairs.size());
@@ -169,7 +170,7 @@ namespace {
 std::pair<torch::Tensor, torch::Tensor> pair_logps(model::CausalLM& model, const std::vector<PreferenceIds>& data,
                                                    const std::vector<size_t>& idx, int64_t pad_id, int64_t max_length,
                                                    bool average) {
-    auto batch = pair_batch(data, idx, pad_id, max_length);
+    auto batch = pair_batch(data, idx, pad_id, max_length, model.device());
     auto mask = trainable_mask(batch);
     auto lp = response_token_logprobs(model, batch);  // (2B, L)
     auto per_seq = average ? masked_mean(lp, mask, 1) : masked_sum(lp, mask, 1);  // (2B)
@@ -191,9 +192,10 @@ DpoTask::DpoTask(std::shared_ptr<model::CausalLM> policy, model::CausalLM& refer
         std::vector<size_t> idx;
         for (size_t i = start; i < std::min(data_.size(), start + static_cast<size_t>(config_.batch_size)); ++i) idx.push_back(i);
         auto [c, r] = pair_logps(reference, data_, idx, pad_id_, config_.data.max_length, average);
-        for (int64_t i = 0; i < c.size(0); ++i) {
-            ref_chosen_.push_back(c[i].item<double>());
-            ref_rejected_.push_back(r[i].item<double>());
+        auto hc = model::to_host(c.to(torch::kFloat64)), hr = model::to_host(r.to(torch::kFloat64));  // (B), (B)
+        for (int64_t i = 0; i < hc.size(0); ++i) {
+            ref_chosen_.push_back(hc.data_ptr<double>()[i]);
+            ref_rejected_.push_back(hr.data_ptr<double>()[i]);
         }
     }
     if (was_training) reference.train();
@@ -217,15 +219,16 @@ torch::Tensor DpoTask::micro_batch_loss(StepContext& ctx) {
         rc.push_back(ref_chosen_[i]);
         rr.push_back(ref_rejected_[i]);
     }
-    auto res = dpo_loss(pc, pr, torch::tensor(rc, torch::kFloat32), torch::tensor(rr, torch::kFloat32), config_.dpo.beta,
+    auto res = dpo_loss(pc, pr, torch::tensor(rc, torch::kFloat32).to(pc.device()),
+                        torch::tensor(rr, torch::kFloat32).to(pc.device()), config_.dpo.beta,
                         config_.dpo.loss == DpoLoss::Ipo ? DpoLossType::Ipo : DpoLossType::Sigmoid,
                         config_.dpo.label_smoothing);
-    ctx.metrics["rewards/chosen"] = res.rewards_chosen.item<double>();
-    ctx.metrics["rewards/rejected"] = res.rewards_rejected.item<double>();
-    ctx.metrics["rewards/accuracies"] = res.rewards_accuracies.item<double>();
-    ctx.metrics["rewards/margins"] = res.rewards_margins.item<double>();
-    ctx.metrics["logps/chosen"] = res.logps_chosen.item<double>();
-    ctx.metrics["logps/rejected"] = res.logps_rejected.item<double>();
+    ctx.metrics["rewards/chosen"] = model::host_scalar(res.rewards_chosen);
+    ctx.metrics["rewards/rejected"] = model::host_scalar(res.rewards_rejected);
+    ctx.metrics["rewards/accuracies"] = model::host_scalar(res.rewards_accuracies);
+    ctx.metrics["rewards/margins"] = model::host_scalar(res.rewards_margins);
+    ctx.metrics["logps/chosen"] = model::host_scalar(res.logps_chosen);
+    ctx.metrics["logps/rejected"] = model::host_scalar(res.logps_rejected);
     return res.loss;
 }
 
@@ -238,10 +241,10 @@ double DpoTask::mean_margin() {
         std::vector<size_t> idx;
         for (size_t i = start; i < std::min(data_.size(), start + static_cast<size_t>(config_.batch_size)); ++i) idx.push_back(i);
         auto [pc, pr] = policy_logps(idx);
+        auto hc = model::to_host(pc.to(torch::kFloat64)), hr = model::to_host(pr.to(torch::kFloat64));  // (B), (B)
         for (size_t k = 0; k < idx.size(); ++k) {
             const size_t i = idx[k];
-            sum += config_.dpo.beta * ((pc[static_cast<int64_t>(k)].item<double>() - ref_chosen_[i]) -
-                                       (pr[static_cast<int64_t>(k)].item<double>() - ref_rejected_[i]));
+            sum += config_.dpo.beta * ((hc.data_ptr<double>()[k] - ref_chosen_[i]) - (hr.data_ptr<double>()[k] - ref_rejected_[i]));
         }
     }
     if (was_training) policy_->train();

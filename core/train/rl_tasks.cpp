@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "core/train/algorithms.h"
 #include "core/train/losses.h"
 
@@ -38,12 +39,17 @@ std::vector<TokenIds> pick(const std::vector<TokenIds>& all, const std::vector<s
     return out;
 }
 
-// (B·repeat) int64: the prompt index of every rollout row.
-torch::Tensor index_tensor(const std::vector<size_t>& idx, int64_t repeat) {
+// (B·repeat) int64 on `device`: the prompt index of every rollout row.
+torch::Tensor index_tensor(const std::vector<size_t>& idx, int64_t repeat, const torch::Device& device) {
     std::vector<int64_t> out;
     for (size_t i : idx)
         for (int64_t g = 0; g < repeat; ++g) out.push_back(static_cast<int64_t>(i));
-    return torch::tensor(out, torch::kInt64);
+    return torch::tensor(out, torch::kInt64).to(device);
+}
+
+// Row numbers as an index tensor on `device` (index_select wants its index on the data's device).
+torch::Tensor rows_tensor(const std::vector<int64_t>& rows, const torch::Device& device) {
+    return torch::tensor(rows, torch::kInt64).to(device);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,7 +99,7 @@ std::vector<torch::Tensor> concat_rows(dist::Communicator& comm, int64_t rank, c
     std::vector<double> buf(size, 0.0);
     size_t base = 0;
     for (size_t i = 0; i < local.size(); ++i) {
-        auto c = local[i].detach().to(torch::kCPU, torch::kFloat64).contiguous();
+        auto c = model::to_host(local[i].detach().to(torch::kFloat64)).contiguous();
         std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(),
                   buf.begin() + static_cast<std::ptrdiff_t>(base + static_cast<size_t>(offset * row_numel[i])));
         base += static_cast<size_t>(total * row_numel[i]);
@@ -209,19 +215,26 @@ struct PerToken {
 void add_samples(StepContext& ctx, const RlOptions& o, const Rollout& r, const torch::Tensor& scores,
                  const PerToken& per) {
     if (!o.decode) return;
-    auto as_rows = [](const torch::Tensor& t) { return t.defined() ? t.detach().to(torch::kCPU, torch::kFloat64) : t; };
+    // Everything on the host first: one read per tensor, not one per token.
+    auto as_rows = [](const torch::Tensor& t) { return t.defined() ? model::to_host(t.detach().to(torch::kFloat64)) : t; };
     auto lp = as_rows(per.logprob), ref = as_rows(per.ref_logprob), adv = as_rows(per.advantage), val = as_rows(per.value);
+    auto host_scores = as_rows(scores);
+    auto prompt_ids = model::to_host(r.prompt_ids), prompt_mask = model::to_host(r.prompt_mask);
+    auto response_ids = model::to_host(r.response_ids), response_mask = as_rows(r.response_mask);
+    auto pid = prompt_ids.accessor<int64_t, 2>(), pmask = prompt_mask.accessor<int64_t, 2>();
+    auto rid = response_ids.accessor<int64_t, 2>();
+    auto rmask = response_mask.accessor<double, 2>();
     for (int64_t i = 0; i < std::min<int64_t>(o.samples_per_rollout, r.prompt_ids.size(0)); ++i) {
         TokenIds p, c;
         for (int64_t t = 0; t < r.prompt_ids.size(1); ++t)
-            if (r.prompt_mask[i][t].item<int64_t>()) p.push_back(r.prompt_ids[i][t].item<int64_t>());
+            if (pmask[i][t]) p.push_back(pid[i][t]);
         nlohmann::json tokens = nlohmann::json::array(), logprob = nlohmann::json::array(),
                        ref_logprob = nlohmann::json::array(), kl = nlohmann::json::array(),
                        advantage = nlohmann::json::array(), value = nlohmann::json::array();
         // The response mask is 1 up to and including EOS: exactly the tokens the Runs panel shows.
         for (int64_t t = 0; t < r.response_ids.size(1); ++t) {
-            if (!(r.response_mask[i][t].item<float>() > 0)) continue;
-            const int64_t id = r.response_ids[i][t].item<int64_t>();
+            if (!(rmask[i][t] > 0)) continue;
+            const int64_t id = rid[i][t];
             c.push_back(id);
             tokens.push_back(valid_utf8(o.token_piece ? o.token_piece(id) : o.decode(TokenIds{id})));
             const double l = lp[i][t].item<double>();
@@ -234,7 +247,7 @@ void add_samples(StepContext& ctx, const RlOptions& o, const Rollout& r, const t
             if (adv.defined()) advantage.push_back(adv.dim() == 2 ? adv[i][t].item<double>() : adv[i].item<double>());
             if (val.defined()) value.push_back(val[i][t].item<double>());
         }
-        Sample s{valid_utf8(o.decode(p)), valid_utf8(o.decode(c)), scores[i].item<double>(), nlohmann::json::object()};
+        Sample s{valid_utf8(o.decode(p)), valid_utf8(o.decode(c)), host_scores[i].item<double>(), nlohmann::json::object()};
         s.extra["tokens"] = std::move(tokens);
         s.extra["logprob"] = std::move(logprob);
         if (ref.defined()) {
@@ -252,7 +265,7 @@ void add_samples(StepContext& ctx, const RlOptions& o, const Rollout& r, const t
 
 nlohmann::json tensor_state(const torch::Tensor& t) {
     if (!t.defined()) return nullptr;
-    auto c = t.detach().to(torch::kCPU).contiguous();
+    auto c = model::to_host(t.detach()).contiguous();
     std::string dtype;
     if (c.scalar_type() == torch::kFloat32) dtype = "f32";
     else if (c.scalar_type() == torch::kInt64) dtype = "i64";
@@ -435,7 +448,7 @@ PolicyWithValueImpl::PolicyWithValueImpl(std::shared_ptr<model::CausalLM> p) : p
     // A zero head starts every value at 0: early advantages are then the returns themselves.
     value_head->summary->weight.zero_();
     value_head->summary->bias.zero_();
-    value_head->to(policy->device(), policy->dtype());
+    model::move_to(*value_head, policy->device(), policy->dtype());
 }
 
 PpoTask::PpoTask(PolicyWithValue model, std::shared_ptr<model::CausalLM> reference, std::vector<TokenIds> prompts,
@@ -496,13 +509,13 @@ void PpoTask::make_rollout(StepContext& ctx) {
     // Seeds by global row: a row samples the same response on whichever rank generates it.
     Rollout local = sample_responses(policy, pick(prompts_, idx, 1), config_.ppo.response_length, config_.ppo.temperature,
                                      options_.eos_ids, options_.pad_id, row_seeds(config_.seed, ctx.step, ctx.rank * b, b));
-    local.prompt_index = index_tensor(idx, 1);
+    local.prompt_index = index_tensor(idx, 1, policy.device());
     const double generate_s = std::chrono::duration<double>(Clock::now() - t0).count();
     // The global rollout, and this rank's rows of it (padded as one process would pad them).
     std::vector<int64_t> counts{b};
     rollout_ = comm ? gather_rollout(*comm, ctx.rank, local, options_.pad_id, counts) : local;
     const int64_t first = comm ? first_row(counts, ctx.rank) : 0;
-    Rollout mine = comm ? select_rows(rollout_, torch::arange(first, first + b, torch::kInt64)) : rollout_;
+    Rollout mine = comm ? select_rows(rollout_, torch::arange(first, first + b, rollout_.response_ids.options())) : rollout_;
     torch::NoGradGuard no_grad;
     const bool was_training = model_->is_training();
     model_->eval();
@@ -533,16 +546,16 @@ void PpoTask::make_rollout(StepContext& ctx) {
     auto gae = gae_advantages(rewards, old_values_, mask, config_.ppo.gamma, config_.ppo.lam);
     advantages_ = whiten(gae.advantages, mask);
     returns_ = gae.returns;
-    const double mean_kl = kl.sum(1).mean().item<double>();
+    const double mean_kl = model::host_scalar(kl.sum(1).mean());
     rollout_metrics_.clear();
-    rollout_metrics_["objective/scores"] = scores.mean().item<double>();
+    rollout_metrics_["objective/scores"] = model::host_scalar(scores.mean());
     rollout_metrics_["objective/kl"] = mean_kl;
-    rollout_metrics_["objective/non_score_reward"] = non_score.sum(1).mean().item<double>();
-    rollout_metrics_["objective/rlhf_reward"] = (scores + non_score.sum(1)).mean().item<double>();
+    rollout_metrics_["objective/non_score_reward"] = model::host_scalar(non_score.sum(1).mean());
+    rollout_metrics_["objective/rlhf_reward"] = model::host_scalar((scores + non_score.sum(1)).mean());
     // TRL's estimate: the sampled tokens' negative log-likelihood per sequence.
-    rollout_metrics_["objective/entropy"] = (-old_logprobs_ * mask).sum(1).mean().item<double>();
+    rollout_metrics_["objective/entropy"] = model::host_scalar((-old_logprobs_ * mask).sum(1).mean());
     rollout_metrics_["kl_coef"] = kl_->value();
-    rollout_metrics_["response_length"] = mask.sum(1).mean().item<double>();
+    rollout_metrics_["response_length"] = model::host_scalar(mask.sum(1).mean());
     rollout_metrics_["timing/generate_s"] = generate_s;
     add_samples(ctx, options_, rollout_, scores, PerToken{old_logprobs_, ref_logprobs_, advantages_, old_values_});
     // Ziegler et al. 2019: the controller sees the KL of each batch of episodes (all ranks' episodes).
@@ -578,7 +591,8 @@ torch::Tensor PpoTask::micro_batch_loss(StepContext& ctx) {
     const std::vector<int64_t> minibatch = pending_.front();  // global rows
     pending_.erase(pending_.begin());
     dist::Communicator* comm = options_.local_statistics ? nullptr : ctx.comm;
-    auto rows = torch::tensor(comm ? my_part(minibatch, ctx, "ppo") : minibatch, torch::kInt64);
+    const torch::Device device = rollout_.response_ids.device();
+    auto rows = rows_tensor(comm ? my_part(minibatch, ctx, "ppo") : minibatch, device);
     model_->train();
     auto sub = select_rows(rollout_, rows);
     auto mask = sub.response_mask;
@@ -591,16 +605,16 @@ torch::Tensor PpoTask::micro_batch_loss(StepContext& ctx) {
     // The losses are token means over the whole minibatch: this rank's token mean times its share
     // of the minibatch's tokens times the ranks (the Trainer averages gradients and metrics over
     // ranks, which turns the shares back into one mean). One process: share = n / n = 1.
-    const double n_mine = mask.sum().item<double>();
-    const double n_all = comm ? rollout_.response_mask.index_select(0, torch::tensor(minibatch, torch::kInt64)).sum().item<double>()
+    const double n_mine = model::host_scalar(mask.sum());
+    const double n_all = comm ? model::host_scalar(rollout_.response_mask.index_select(0, rows_tensor(minibatch, device)).sum())
                               : n_mine;
     const double share = n_all > 0 ? n_mine * static_cast<double>(comm ? ctx.world_size : 1) / n_all : 1.0;
-    ctx.metrics["policy/approxkl_avg"] = share * pl.approxkl.item<double>();
-    ctx.metrics["policy/clipfrac_avg"] = share * pl.clipfrac.item<double>();
-    ctx.metrics["loss/policy_avg"] = share * pl.loss.item<double>();
-    ctx.metrics["loss/value_avg"] = share * vl.loss.item<double>();
-    ctx.metrics["val/clipfrac_avg"] = share * vl.clipfrac.item<double>();
-    ctx.metrics["val/ratio"] = share * pl.ratio.item<double>();
+    ctx.metrics["policy/approxkl_avg"] = share * model::host_scalar(pl.approxkl);
+    ctx.metrics["policy/clipfrac_avg"] = share * model::host_scalar(pl.clipfrac);
+    ctx.metrics["loss/policy_avg"] = share * model::host_scalar(pl.loss);
+    ctx.metrics["loss/value_avg"] = share * model::host_scalar(vl.loss);
+    ctx.metrics["val/clipfrac_avg"] = share * model::host_scalar(vl.clipfrac);
+    ctx.metrics["val/ratio"] = share * model::host_scalar(pl.ratio);
     ctx.metrics["timing/train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
     ctx.metrics["num_tokens"] = n_mine;
     auto loss = pl.loss + config_.ppo.vf_coef * vl.loss;
@@ -657,11 +671,11 @@ void GrpoTask::begin_step(StepContext& ctx) {
         Rollout local = sample_responses(*policy_, pick(prompts_, idx, g), config_.grpo.response_length,
                                          config_.grpo.temperature, options_.eos_ids, options_.pad_id,
                                          row_seeds(config_.seed, ctx.step, ctx.rank * b, b));
-        local.prompt_index = index_tensor(idx, g);
+        local.prompt_index = index_tensor(idx, g, policy_->device());
         std::vector<int64_t> counts{b};
         rollout_ = comm ? gather_rollout(*comm, ctx.rank, local, options_.pad_id, counts) : local;
         const int64_t first = comm ? first_row(counts, ctx.rank) : 0;
-        Rollout mine = comm ? select_rows(rollout_, torch::arange(first, first + b, torch::kInt64)) : rollout_;
+        Rollout mine = comm ? select_rows(rollout_, torch::arange(first, first + b, rollout_.response_ids.options())) : rollout_;
         torch::NoGradGuard no_grad;
         auto logprobs = rollout_logprobs(*policy_, mine, config_.grpo.temperature);  // (b, R)
         torch::Tensor ref_logprobs;
@@ -679,9 +693,9 @@ void GrpoTask::begin_step(StepContext& ctx) {
         ref_logprobs_ = ref_logprobs;
         advantages_ = grpo_advantages(scores, g, 1e-4, config_.grpo.scale_rewards);
         rollout_metrics_.clear();
-        rollout_metrics_["reward"] = scores.mean().item<double>();
-        rollout_metrics_["reward_std"] = scores.view({-1, g}).std(1).mean().item<double>();
-        rollout_metrics_["completion_length"] = rollout_.response_mask.sum(1).mean().item<double>();
+        rollout_metrics_["reward"] = model::host_scalar(scores.mean());
+        rollout_metrics_["reward_std"] = model::host_scalar(scores.view({-1, g}).std(1).mean());
+        rollout_metrics_["completion_length"] = model::host_scalar(rollout_.response_mask.sum(1).mean());
         rollout_metrics_["timing/generate_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
         add_samples(ctx, options_, rollout_, scores, PerToken{old_logprobs_, ref_logprobs_, advantages_, {}});
         iterations_left_ = config_.grpo.iterations;
@@ -700,7 +714,7 @@ torch::Tensor GrpoTask::micro_batch_loss(StepContext& ctx) {
     const int64_t start = ctx.micro * per, count = std::min(per, n - start);
     std::vector<int64_t> micro(static_cast<size_t>(std::max<int64_t>(count, 0)));
     std::iota(micro.begin(), micro.end(), start);
-    auto rows = torch::tensor(comm ? my_part(micro, ctx, "grpo") : micro, torch::kInt64);
+    auto rows = rows_tensor(comm ? my_part(micro, ctx, "grpo") : micro, rollout_.response_ids.device());
     auto sub = select_rows(rollout_, rows);
     auto logprobs = rollout_logprobs(*policy_, sub, config_.grpo.temperature);  // (b, R)
     auto res = grpo_loss(logprobs, old_logprobs_.index_select(0, rows),
@@ -709,13 +723,13 @@ torch::Tensor GrpoTask::micro_batch_loss(StepContext& ctx) {
     // grpo_loss is a mean over sequences, kl and clip_ratio token means: rescale by this rank's
     // share of the micro-batch's sequences / tokens times the ranks (see PpoTask for why).
     const double world = comm ? static_cast<double>(ctx.world_size) : 1.0;
-    const double n_mine = sub.response_mask.sum().item<double>();
-    const double n_all = comm ? rollout_.response_mask.narrow(0, start, count).sum().item<double>() : n_mine;
+    const double n_mine = model::host_scalar(sub.response_mask.sum());
+    const double n_all = comm ? model::host_scalar(rollout_.response_mask.narrow(0, start, count).sum()) : n_mine;
     const double seq_share = comm ? static_cast<double>(rows.size(0)) * world / static_cast<double>(count) : 1.0;
     const double tok_share = n_all > 0 ? n_mine * world / n_all : 1.0;
-    double kl = tok_share * res.kl.item<double>();
+    double kl = tok_share * model::host_scalar(res.kl);
     ctx.metrics["kl"] = kl;
-    ctx.metrics["clip_ratio"] = tok_share * res.clip_ratio.item<double>();
+    ctx.metrics["clip_ratio"] = tok_share * model::host_scalar(res.clip_ratio);
     ctx.metrics["num_tokens"] = n_mine;
     if (config_.guards.kl_stop > 0) {
         if (comm) {  // the micro-batch's KL, not this rank's part of it
@@ -733,8 +747,8 @@ double GrpoTask::mean_reward(const std::vector<TokenIds>& prompts, int64_t sampl
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     auto r = sample_responses(*policy_, pick(prompts, all, samples), config_.grpo.response_length,
                               config_.grpo.temperature, options_.eos_ids, options_.pad_id);
-    r.prompt_index = index_tensor(all, samples);
-    return score_responses(options_, r, config_.data.max_length).mean().item<double>();
+    r.prompt_index = index_tensor(all, samples, policy_->device());
+    return model::host_scalar(score_responses(options_, r, config_.data.max_length).mean());
 }
 
 }  // namespace rlhf::train

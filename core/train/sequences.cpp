@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/io/error.h"
+#include "core/model/device.h"
 #include "core/train/algorithms.h"
 #include "core/train/losses.h"
 
@@ -17,7 +18,7 @@ namespace rlhf::train {
 // Batching
 
 SequenceBatch collate_sequences(const std::vector<const TokenIds*>& prompts, const std::vector<const TokenIds*>& responses,
-                                int64_t pad_id, int64_t max_length) {
+                                int64_t pad_id, int64_t max_length, torch::Device device) {
     if (prompts.size() != responses.size() || prompts.empty())
         throw Error("train: collate_sequences: need as many responses as prompts (and at least one)");
     const int64_t b = static_cast<int64_t>(prompts.size());
@@ -49,6 +50,12 @@ SequenceBatch collate_sequences(const std::vector<const TokenIds*>& prompts, con
         }
         last[i] = std::max<int64_t>(n - 1, 0);
     }
+    if (!device.is_cpu()) {
+        out.input_ids = out.input_ids.to(device);
+        out.attention_mask = out.attention_mask.to(device);
+        out.response_mask = out.response_mask.to(device);
+        out.last_index = out.last_index.to(device);
+    }
     return out;
 }
 
@@ -56,7 +63,7 @@ torch::Tensor response_token_logprobs(model::CausalLM& model, const SequenceBatc
     auto logits = model.forward(batch.input_ids, batch.attention_mask);  // (B, L, V)
     if (temperature != 1.0) logits = logits / temperature;
     const int64_t width = batch.input_ids.size(1);
-    auto out = torch::zeros({batch.input_ids.size(0), width}, torch::kFloat32);  // (B, L)
+    auto out = torch::zeros({batch.input_ids.size(0), width}, logits.options().dtype(torch::kFloat32));  // (B, L)
     if (width < 2) return out;
     // Logits at t predict token t+1.
     auto lp = logprobs_from_logits(logits.narrow(1, 0, width - 1), batch.input_ids.narrow(1, 1, width - 1));  // (B, L-1)
@@ -67,13 +74,15 @@ torch::Tensor response_token_logprobs(model::CausalLM& model, const SequenceBatc
 std::shared_ptr<model::CausalLM> clone_model(const model::CausalLM& source) {
     auto copy = model::create_causal_lm(source.config());
     torch::NoGradGuard no_grad;
+    // Onto the source's device first, then copy device to device (no round trip through the host;
+    // on meta there is nothing to copy).
+    model::move_to(*copy, source.device(), source.dtype());
     auto src = source.named_parameters(true);
     for (auto& item : copy->named_parameters(true)) {
         auto* s = src.find(item.key());
         if (!s) throw Error("train: clone_model: parameter '" + item.key() + "' missing in the source");
         item.value().copy_(*s);
     }
-    copy->to(source.device(), source.dtype());
     return copy;
 }
 
@@ -125,25 +134,37 @@ Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& pr
     int64_t p_len = 0;
     for (const auto& p : prompts) p_len = std::max<int64_t>(p_len, static_cast<int64_t>(p.size()));
     if (p_len == 0) throw Error("train: sample_responses: empty prompt");
+    const torch::Device device = model.device();
+    const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
     Rollout r;
-    r.prompt_ids = torch::full({b, p_len}, pad_id, torch::kInt64);  // (B, P) left-padded
-    r.prompt_mask = torch::zeros({b, p_len}, torch::kInt64);        // (B, P)
-    for (int64_t i = 0; i < b; ++i) {
-        const auto& p = prompts[static_cast<size_t>(i)];
-        const int64_t off = p_len - static_cast<int64_t>(p.size());
-        for (size_t t = 0; t < p.size(); ++t) {
-            r.prompt_ids[i][off + static_cast<int64_t>(t)] = p[t];
-            r.prompt_mask[i][off + static_cast<int64_t>(t)] = 1;
+    {
+        // Built on the host, copied to the device once.
+        auto ids = torch::full({b, p_len}, pad_id, torch::kInt64);  // (B, P) left-padded
+        auto mask = torch::zeros({b, p_len}, torch::kInt64);        // (B, P)
+        auto ids_a = ids.accessor<int64_t, 2>();
+        auto mask_a = mask.accessor<int64_t, 2>();
+        for (int64_t i = 0; i < b; ++i) {
+            const auto& p = prompts[static_cast<size_t>(i)];
+            const int64_t off = p_len - static_cast<int64_t>(p.size());
+            for (size_t t = 0; t < p.size(); ++t) {
+                ids_a[i][off + static_cast<int64_t>(t)] = p[t];
+                mask_a[i][off + static_cast<int64_t>(t)] = 1;
+            }
         }
+        r.prompt_ids = ids.to(device);
+        r.prompt_mask = mask.to(device);
     }
     const bool was_training = model.is_training();
     model.eval();
-    auto cache = model::KvCache::allocate(model.config(), b, p_len + max_new_tokens, model.dtype(), model.device());
+    auto cache = model::KvCache::allocate(model.config(), b, p_len + max_new_tokens, model.dtype(), device);
     auto mask = r.prompt_mask.clone();
-    auto logits = model.forward(r.prompt_ids, mask, &cache);  // (B, P, V)
-    auto eos = torch::tensor(eos_ids.empty() ? TokenIds{-1} : eos_ids, torch::kInt64);
-    auto alive = torch::ones({b}, torch::kBool);  // (B)
-    std::vector<torch::Tensor> tokens, keep;
+    // Prefill: the LM head on the last prompt position only (the others' logits are never used).
+    auto hidden = model.forward_hidden(r.prompt_ids, mask, &cache);            // (B, P, C)
+    auto logits = model.lm_logits(hidden.narrow(1, p_len - 1, 1));              // (B, 1, V)
+    auto eos = torch::tensor(eos_ids.empty() ? TokenIds{-1} : eos_ids, torch::kInt64).to(device);
+    auto alive = torch::ones({b}, torch::TensorOptions().dtype(torch::kBool).device(device));  // (B)
+    std::vector<torch::Tensor> tokens, keep, any_alive;  // any_alive[t]: () bool, a row lives after token t
+    const bool amortised = !row_rng.empty();
     for (int64_t t = 0; t < max_new_tokens; ++t) {
         auto last = logits.select(1, logits.size(1) - 1).to(torch::kFloat32) / temperature;  // (B, V)
         torch::Tensor next;                                                                   // (B)
@@ -159,14 +180,34 @@ Rollout sample_responses(model::CausalLM& model, const std::vector<TokenIds>& pr
         tokens.push_back(next);
         keep.push_back(alive.to(torch::kFloat32));
         alive = alive & ~torch::isin(next, eos);
-        if (!alive.any().item<bool>() || t + 1 == max_new_tokens) break;
-        mask = torch::cat({mask, torch::ones({b, 1}, torch::kInt64)}, 1);
+        if (t + 1 == max_new_tokens) break;
+        if (amortised) {
+            // Stop checks on the device; the host looks every kRolloutHostCheckEvery tokens. Tokens
+            // drawn after the last row ended are cut below, so the rollout is the same as with a
+            // check after every token (the row streams are private to this call).
+            any_alive.push_back(alive.any());
+            if ((t + 1) % kRolloutHostCheckEvery == 0 && !model::host_scalar(any_alive.back())) break;
+        } else if (!model::host_scalar(alive.any())) {
+            break;
+        }
+        mask = torch::cat({mask, torch::ones({b, 1}, long_opts)}, 1);
         logits = model.forward(next.unsqueeze(1), mask, &cache);  // (B, 1, V)
     }
     if (was_training) model.train();
-    r.response_ids = torch::stack(tokens, 1);   // (B, R)
-    r.response_mask = torch::stack(keep, 1);    // (B, R)
-    r.ended = ~alive | torch::isin(r.response_ids, eos).any(1);
+    int64_t width = static_cast<int64_t>(tokens.size());
+    if (amortised && !any_alive.empty()) {
+        // The first token after which no row was alive ends the rollout (one host read).
+        auto lived = model::to_host(torch::stack(any_alive));  // (steps) bool
+        auto lived_a = lived.accessor<bool, 1>();
+        for (int64_t t = 0; t < lived.size(0); ++t)
+            if (!lived_a[t]) {
+                width = t + 1;
+                break;
+            }
+    }
+    r.response_ids = torch::stack(tokens, 1).narrow(1, 0, width);   // (B, R)
+    r.response_mask = torch::stack(keep, 1).narrow(1, 0, width);    // (B, R)
+    r.ended = torch::isin(r.response_ids, eos).any(1);
     return r;
 }
 
@@ -188,32 +229,45 @@ torch::Tensor rollout_logprobs(model::CausalLM& model, const Rollout& r, double 
 torch::Tensor score_responses(const RlOptions& options, const Rollout& r, int64_t max_length) {
     torch::NoGradGuard no_grad;
     const int64_t b = r.prompt_ids.size(0);
-    auto scores = torch::zeros({b}, torch::kFloat32);  // (B)
+    const torch::Device device = r.response_ids.device();
+    // The token ids on the host, one read per tensor.
     std::vector<TokenIds> prompts(static_cast<size_t>(b)), responses(static_cast<size_t>(b));
-    for (int64_t i = 0; i < b; ++i) {
-        for (int64_t t = 0; t < r.prompt_ids.size(1); ++t)
-            if (r.prompt_mask[i][t].item<int64_t>()) prompts[static_cast<size_t>(i)].push_back(r.prompt_ids[i][t].item<int64_t>());
-        for (int64_t t = 0; t < r.response_ids.size(1); ++t)
-            if (r.response_mask[i][t].item<float>() > 0) responses[static_cast<size_t>(i)].push_back(r.response_ids[i][t].item<int64_t>());
+    {
+        auto pid = model::to_host(r.prompt_ids), pm = model::to_host(r.prompt_mask);
+        auto rid = model::to_host(r.response_ids), rm = model::to_host(r.response_mask.to(torch::kFloat32));
+        auto pid_a = pid.accessor<int64_t, 2>(), pm_a = pm.accessor<int64_t, 2>(), rid_a = rid.accessor<int64_t, 2>();
+        auto rm_a = rm.accessor<float, 2>();
+        for (int64_t i = 0; i < b; ++i) {
+            for (int64_t t = 0; t < pid.size(1); ++t)
+                if (pm_a[i][t]) prompts[static_cast<size_t>(i)].push_back(pid_a[i][t]);
+            for (int64_t t = 0; t < rid.size(1); ++t)
+                if (rm_a[i][t] > 0) responses[static_cast<size_t>(i)].push_back(rid_a[i][t]);
+        }
     }
+    // Rule rewards on the host (float32 accumulation, as before), then one copy to the device.
+    auto host_scores = torch::zeros({b}, torch::kFloat32);  // (B)
+    auto hs = host_scores.accessor<float, 1>();
     if (options.rule_reward)
         for (int64_t i = 0; i < b; ++i)
-            scores[i] += options.rule_reward(prompts[static_cast<size_t>(i)], responses[static_cast<size_t>(i)]);
+            hs[i] += static_cast<float>(options.rule_reward(prompts[static_cast<size_t>(i)], responses[static_cast<size_t>(i)]));
     if (options.indexed_rule_reward) {
         if (!r.prompt_index.defined()) throw Error("train: score_responses: an indexed rule reward needs the rollout's prompt_index");
+        auto index = model::to_host(r.prompt_index);
+        auto index_a = index.accessor<int64_t, 1>();
         for (int64_t i = 0; i < b; ++i)
-            scores[i] += options.indexed_rule_reward(r.prompt_index[i].item<int64_t>(), prompts[static_cast<size_t>(i)],
-                                                     responses[static_cast<size_t>(i)]);
+            hs[i] += static_cast<float>(options.indexed_rule_reward(index_a[i], prompts[static_cast<size_t>(i)],
+                                                                      responses[static_cast<size_t>(i)]));
     }
+    auto scores = host_scores.to(device);
     if (options.reward_model) {
         std::vector<const TokenIds*> pp, rr;
         for (int64_t i = 0; i < b; ++i) {
             pp.push_back(&prompts[static_cast<size_t>(i)]);
             rr.push_back(&responses[static_cast<size_t>(i)]);
         }
-        auto batch = collate_sequences(pp, rr, options.pad_id, max_length);
         model::RewardModel rm = options.reward_model;  // a handle copy: forward is non-const
-        scores += options.reward_model_weight * reward_scores(rm, batch).cpu();
+        auto batch = collate_sequences(pp, rr, options.pad_id, max_length, rm->backbone->device());
+        scores += options.reward_model_weight * reward_scores(rm, batch).to(device);
     }
     return scores;
 }

@@ -67,35 +67,28 @@ void load_module_state(torch::nn::Module& m, const std::map<std::string, torch::
     }
 }
 
-// bf16 autocast for CUDA forward passes (no-op elsewhere). The API moved in LibTorch 2.4.
-class AutocastBf16 {
-public:
-    explicit AutocastBf16(bool on) : on_(on) {
-        if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        prev_ = at::autocast::is_autocast_enabled(at::kCUDA);
-        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-        prev_ = at::autocast::is_enabled();
-        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-        at::autocast::set_enabled(true);
-#endif
+// Global L2 norm of the gradients, and with max_norm > 0 the gradients scaled by
+// min(1, max_norm / (norm + 1e-6)) — torch.nn.utils.clip_grad_norm_'s arithmetic, op for op, but
+// with one host read at the end instead of LibTorch's .item() (on CUDA the scaling is queued
+// without waiting; on meta it runs at all). max_norm 0: measured in float64, not clipped.
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return 0.0;
+    if (max_norm <= 0) {
+        std::vector<torch::Tensor> sq;
+        for (const auto& g : grads) sq.push_back(g.detach().to(torch::kFloat64).pow(2).sum());
+        return std::sqrt(model::host_scalar(torch::stack(sq).sum()));
     }
-    ~AutocastBf16() {
-        if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_enabled(at::kCUDA, prev_);
-#else
-        at::autocast::set_enabled(prev_);
-#endif
-        at::autocast::clear_cache();
-    }
-
-private:
-    bool on_;
-    bool prev_ = false;
-};
+    std::vector<torch::Tensor> norms;
+    norms.reserve(grads.size());
+    for (const auto& g : grads) norms.push_back(g.data().norm(2));
+    auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+    auto coef = torch::clamp(max_norm / (total + 1e-6), /*min=*/std::nullopt, /*max=*/1.0);
+    for (auto& g : grads) g.data().mul_(coef);
+    return model::host_scalar(total);
+}
 
 }  // namespace
 
@@ -132,7 +125,8 @@ TrainerOptions TrainerOptions::from_config(const TrainConfig& c, const std::stri
     o.checkpoint_every = c.checkpoint.every;
     o.keep_last = c.checkpoint.keep_last;
     o.log_every = c.log_every;
-    o.autocast_bf16 = c.precision == Precision::Bf16 && c.device.rfind("cuda", 0) == 0;
+    o.device = model::resolve_device(c.device);
+    o.precision = model::resolve_precision(precision_name(c.precision), o.device);
     return o;
 }
 
@@ -176,6 +170,12 @@ nlohmann::json Trainer::trainer_state() const {
     s["seed"] = options_.seed;
     s["torch_version"] = TORCH_VERSION;
     s["torch_cpu_rng"] = to_hex(at::detail::getDefaultCPUGenerator().get_state());
+    // CUDA runs draw dropout masks and samples from the devices' generators: keep them too.
+    auto cuda = model::cuda_rng_states();
+    if (!cuda.empty()) {
+        s["torch_cuda_rng"] = nlohmann::json::array();
+        for (const auto& state : cuda) s["torch_cuda_rng"].push_back(to_hex(state));
+    }
     s["task"] = task_.save_state();
     return s;
 }
@@ -188,6 +188,11 @@ void Trainer::load_trainer_state(const nlohmann::json& s) {
     {
         std::lock_guard<std::mutex> lock(gen.mutex());
         gen.set_state(from_hex(s.at("torch_cpu_rng").get<std::string>(), "trainer_state.json: torch_cpu_rng"));
+    }
+    if (s.contains("torch_cuda_rng")) {
+        std::vector<torch::Tensor> cuda;
+        for (const auto& h : s.at("torch_cuda_rng")) cuda.push_back(from_hex(h.get<std::string>(), "trainer_state.json: torch_cuda_rng"));
+        model::set_cuda_rng_states(cuda, "trainer_state.json: torch_cuda_rng");
     }
     task_.load_state(s.at("task"));
 }
@@ -243,11 +248,11 @@ bool Trainer::train_one_step(StepContext& ctx, double* loss_out, double* grad_no
         ctx.metrics.clear();
         torch::Tensor loss;
         {
-            AutocastBf16 autocast(options_.autocast_bf16);
+            model::AutocastGuard autocast(options_.device, options_.precision);
             loss = task_.micro_batch_loss(ctx);
         }
         for (const auto& [k, v] : ctx.metrics) sums[k] += v;
-        const double lv = loss.item<double>();
+        const double lv = model::host_scalar(loss);
         if (!std::isfinite(lv)) {
             finite = false;
             break;
@@ -274,14 +279,7 @@ bool Trainer::train_one_step(StepContext& ctx, double* loss_out, double* grad_no
     }
     double grad_norm = std::nan("");
     if (finite) {
-        if (options_.max_grad_norm > 0) {
-            grad_norm = torch::nn::utils::clip_grad_norm_(params_, options_.max_grad_norm);
-        } else {
-            double sq = 0;
-            for (const auto& p : params_)
-                if (p.grad().defined()) sq += p.grad().detach().to(torch::kFloat64).pow(2).sum().item<double>();
-            grad_norm = std::sqrt(sq);
-        }
+        grad_norm = clip_grad_norm(params_, options_.max_grad_norm);
         finite = std::isfinite(grad_norm);
     }
     *loss_out = finite ? loss_sum / static_cast<double>(options_.grad_accum) : std::nan("");

@@ -20,6 +20,7 @@
 #include <torch/types.h>
 
 #include "core/dist/communicator.h"
+#include "core/model/device.h"
 #include "core/train/config.h"
 
 namespace torch::nn {
@@ -105,7 +106,10 @@ struct TrainerOptions {
     int64_t checkpoint_every = 0;     // steps between checkpoints; 0 = only at the end
     int64_t keep_last = 2;            // checkpoints kept; 0 = all
     int64_t log_every = 1;            // steps between on_metrics/on_log calls
-    bool autocast_bf16 = false;       // run micro_batch_loss under CUDA bf16 autocast
+    // Where the task's modules live and what their forward computes in (core/model/device.h): on
+    // CUDA, micro_batch_loss runs under autocast (bf16) over fp32 master weights.
+    torch::Device device = torch::kCPU;
+    model::Precision precision;
     // Data parallelism (core/dist::ProcessGroup): null or world_size 1 = one process. With more,
     // parameters are broadcast from rank 0 when run() starts, gradients are averaged after the
     // grad_accum micro-batches (before clipping), the non-finite guard, cancellation and task
@@ -114,6 +118,8 @@ struct TrainerOptions {
     std::shared_ptr<dist::Communicator> comm;
 
     // Fills everything from a run config; steps_per_epoch resolves `epochs` when max_steps is 0.
+    // The device is c.device resolved (core/model/device.h; "cuda" means cuda:0 here, which only
+    // matters for autocast's device type), the precision c.precision on it.
     static TrainerOptions from_config(const TrainConfig& config, const std::string& checkpoint_dir,
                                       int64_t steps_per_epoch);
 };
