@@ -80,5 +80,15 @@ set(RLHF_TORCH_CUDA OFF)
 if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
   set(RLHF_TORCH_CUDA ON)
 endif()
+# The CUDA headers LibTorch's own headers include (cusparse.h, cublas_v2.h, nccl.h, cudnn.h) come
+# with the wheel's nvidia-* packages; a toolkit may lack some (a minimal CUDA 13 install has no
+# cuSPARSE headers). After the toolkit's own include folder, so the toolkit wins where it has them.
+if(RLHF_TORCH_CUDA)
+  file(GLOB RLHF_TORCH_NVIDIA_INCLUDE_DIRS "${Torch_DIR}/../../../../nvidia/*/include")
+  if(RLHF_TORCH_NVIDIA_INCLUDE_DIRS AND TARGET torch)
+    set_property(TARGET torch APPEND PROPERTY INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${RLHF_TORCH_NVIDIA_INCLUDE_DIRS})
+    set_property(TARGET torch APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES ${RLHF_TORCH_NVIDIA_INCLUDE_DIRS})
+  endif()
+endif()
 message(STATUS "LibTorch ${Torch_VERSION} (CUDA compiled in: ${RLHF_TORCH_CUDA}) at ${Torch_DIR}")
 message(STATUS "LibTorch libraries: ${TORCH_LIBRARIES}")
